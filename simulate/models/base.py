@@ -1,0 +1,160 @@
+"""The data-model protocol, Tweedie's formula, and the base class of built-in models.
+
+Notation (code -> SCIENCE.md):
+
+==================  ==============================================
+``alpha_bar``       abar_t, so a = sqrt(abar_t), v = 1 - abar_t
+``score(x, ab)``    grad log q_t(x), q_t = law(sqrt(abar) X_0 + sqrt(v) W)
+``denoiser(x, ab)`` D_t(x) = E[X_0 | X_t = x]
+==================  ==============================================
+
+Tweedie (SCIENCE.md 2): grad log q_t(x) = (sqrt(abar_t) D_t(x) - x) / (1 - abar_t).
+
+A user's model is any object with ``d``, ``sample(n, seed)`` and at least one of ``score`` /
+``denoiser``; :func:`as_model` checks it and supplies the missing one by Tweedie.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simulate._kernels import rowwise_score
+from simulate._validation import check_alpha_bar, check_finite_array, check_int
+
+__all__ = ["DataModel", "UserModel", "as_model", "denoiser_from_score", "score_from_denoiser"]
+
+
+def score_from_denoiser(x: np.ndarray, denoised: np.ndarray, alpha_bar: float) -> np.ndarray:
+    """Tweedie: score = (sqrt(abar) D(x) - x) / (1 - abar) (SCIENCE.md 2)."""
+    return (math.sqrt(alpha_bar) * denoised - x) / (1.0 - alpha_bar)
+
+
+def denoiser_from_score(x: np.ndarray, score: np.ndarray, alpha_bar: float) -> np.ndarray:
+    """Tweedie inverted: D(x) = (x + (1 - abar) score) / sqrt(abar) (SCIENCE.md 2)."""
+    return (x + (1.0 - alpha_bar) * score) / math.sqrt(alpha_bar)
+
+
+class DataModel:
+    """Base of the built-in models: validation, Tweedie, and the numba score path.
+
+    Subclasses set ``d``, ``name``, ``intrinsic_dim``, ``support`` (boolean mask or None) and
+    implement ``_sample(n, rng)``; they provide a score kernel through
+    ``numba_score() -> (kernel, params)`` (signature in ``simulate._kernels.sampling``),
+    and may override ``denoiser``.
+    """
+
+    d: int
+    name: str = "model"
+    intrinsic_dim: int | None = None
+    support: np.ndarray | None = None
+
+    # -- sampling -------------------------------------------------------------------------
+    def sample(self, n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+        """``n`` independent draws of X_0, shape (n, d), float64."""
+        n = check_int("n", n, low=1)
+        return np.ascontiguousarray(self._sample(n, np.random.default_rng(seed)), dtype=np.float64)
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- scores ---------------------------------------------------------------------------
+    def numba_score(self) -> tuple[Any, tuple] | None:
+        """``(kernel, params)`` for the fused sampler, or None if there is no kernel."""
+        return None
+
+    def score(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
+        """grad log q_t at the rows of ``x`` (n, d), where abar_t = ``alpha_bar``."""
+        x = self._check_points(x)
+        alpha_bar = check_alpha_bar(alpha_bar)
+        kernel = self.numba_score()
+        if kernel is None:
+            return score_from_denoiser(x, self._denoiser(x, alpha_bar), alpha_bar)
+        fn, params = kernel
+        out = np.empty_like(x)
+        rowwise_score(fn)(x, 0, alpha_bar, params, out)
+        return out
+
+    def denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
+        """E[X_0 | X_t = x] at the rows of ``x`` (n, d) (Tweedie unless overridden)."""
+        x = self._check_points(x)
+        alpha_bar = check_alpha_bar(alpha_bar)
+        return self._denoiser(x, alpha_bar)
+
+    def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
+        return denoiser_from_score(x, self.score(x, alpha_bar), alpha_bar)
+
+    def _check_points(self, x: Any) -> np.ndarray:
+        x = check_finite_array("x", x)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.d:
+            raise ValueError(f"x must have shape (n, {self.d}), got {x.shape}")
+        return x
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+
+class UserModel(DataModel):
+    """Adapter for a user's object that has ``d``, ``sample`` and ``score`` or ``denoiser``."""
+
+    def __init__(self, obj: Any) -> None:
+        missing = [m for m in ("d", "sample") if not hasattr(obj, m)]
+        if missing:
+            raise TypeError(
+                f"a data model needs the member(s) {', '.join(missing)}; "
+                f"{type(obj).__name__} has neither (required: d, sample(n, seed), "
+                "and score(x, alpha_bar) or denoiser(x, alpha_bar))"
+            )
+        has_score = callable(getattr(obj, "score", None))
+        has_denoiser = callable(getattr(obj, "denoiser", None))
+        if not (has_score or has_denoiser):
+            raise TypeError(
+                f"a data model needs score(x, alpha_bar) or denoiser(x, alpha_bar); "
+                f"{type(obj).__name__} has neither"
+            )
+        self.obj = obj
+        self.d = check_int("d", obj.d, low=1)
+        self.name = str(getattr(obj, "name", type(obj).__name__))
+        self.intrinsic_dim = getattr(obj, "intrinsic_dim", None)
+        self.support = getattr(obj, "support", None)
+        self._has_score = has_score
+        self._has_denoiser = has_denoiser
+
+    def sample(self, n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+        n = check_int("n", n, low=1)
+        x = np.ascontiguousarray(self.obj.sample(n, seed), dtype=np.float64)
+        if x.shape != (n, self.d):
+            raise ValueError(
+                f"sample({n}) of the user model returned shape {x.shape}, expected ({n}, {self.d})"
+            )
+        return x
+
+    def score(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
+        x = self._check_points(x)
+        alpha_bar = check_alpha_bar(alpha_bar)
+        if self._has_score:
+            return self._checked(self.obj.score(x, alpha_bar), x, "score", alpha_bar)
+        return score_from_denoiser(x, self._denoiser(x, alpha_bar), alpha_bar)
+
+    def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
+        if self._has_denoiser:
+            return self._checked(self.obj.denoiser(x, alpha_bar), x, "denoiser", alpha_bar)
+        return denoiser_from_score(x, self.score(x, alpha_bar), alpha_bar)
+
+    def _checked(self, out: Any, x: np.ndarray, what: str, alpha_bar: float) -> np.ndarray:
+        out = np.asarray(out, dtype=np.float64)
+        if out.shape != x.shape:
+            raise ValueError(
+                f"the user model's {what} returned shape {out.shape} for x of "
+                f"shape {x.shape} (alpha_bar={alpha_bar:.6g}); expected {x.shape}"
+            )
+        return np.ascontiguousarray(out)
+
+
+def as_model(obj: Any) -> DataModel:
+    """Return ``obj`` if it is a built-in model, else wrap it as a :class:`UserModel`."""
+    return obj if isinstance(obj, DataModel) else UserModel(obj)

@@ -1,0 +1,172 @@
+"""Gaussian data on a k-dimensional subspace of R^d (SCIENCE.md 4.1).
+
+Notation (code -> SCIENCE.md 4.1):
+
+=========  ===============================================================
+``U``      orthonormal basis (d, k) of the subspace; x_0 = U z
+``mean``   mu, the mean of z (k,)
+``cov``    Sigma, the covariance of z (k, k), = Q diag(lam) Q^T
+``V``      U Q: the eigenbasis of the data covariance inside R^d
+``nu``     Q^T mu
+=========  ===============================================================
+
+score(x) = -(I - U U^T) x / v - U (a^2 Sigma + v I)^(-1) (U^T x - a mu),
+D_t(x)   = U (mu + a Sigma (a^2 Sigma + v I)^(-1) (U^T x - a mu)).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simulate._kernels import _score_subspace_gaussian
+from simulate._validation import check_alpha_bar, check_finite_array, check_int
+from simulate.models.base import DataModel
+
+__all__ = ["GaussianLawParams", "SubspaceGaussian"]
+
+#: Relative tolerance for "cov is symmetric" and "cov is PSD": float64 round-off of a
+#: covariance assembled by the user (a few ulps times its largest entry).
+COV_RTOL = 1e-10
+
+
+class GaussianLawParams:
+    """Mean (d,) and covariance (d,) diagonal or (d, d) of a Gaussian law on R^d."""
+
+    def __init__(self, mean: np.ndarray, cov: np.ndarray) -> None:
+        self.mean = mean
+        self.cov = cov
+
+
+class SubspaceGaussian(DataModel):
+    """x_0 = U z, z ~ N(mean, cov): Gaussian data of intrinsic dimension k in R^d.
+
+    Parameters
+    ----------
+    d : int
+        Ambient dimension, d >= 1.
+    k : int
+        Intrinsic dimension, 1 <= k <= d.
+    rotate : bool
+        False: U = the first k coordinate vectors ("aligned": s-sparse data with the fixed
+        support {0..k-1}). True: U = a random orthonormal basis drawn from ``seed``
+        ("rotated": same intrinsic dimension, dense in the coordinates).
+    mean : array (k,), optional
+        Mean of z; default 0.
+    cov : array (k, k) or (k,), optional
+        Covariance of z (a vector means a diagonal); symmetric PSD; default identity.
+    seed : int
+        Seed of the random rotation (ignored when ``rotate`` is False).
+    """
+
+    def __init__(
+        self,
+        d: int,
+        k: int,
+        rotate: bool = False,
+        mean: Any = None,
+        cov: Any = None,
+        seed: int = 0,
+    ) -> None:
+        self.d = d = check_int("d", d, low=1)
+        self.k = k = check_int("k", k, low=1, high=d)
+        self.rotate = bool(rotate)
+        self.mean = np.zeros(k) if mean is None else check_finite_array("mean", mean, ndim=1)
+        if self.mean.shape != (k,):
+            raise ValueError(f"mean must have shape ({k},), got {self.mean.shape}")
+        self.cov = self._check_cov(cov, k)
+        if np.count_nonzero(self.cov - np.diag(np.diag(self.cov))) == 0:
+            lam, Q = np.diag(self.cov).copy(), np.eye(k)
+        else:
+            lam, Q = np.linalg.eigh(self.cov)
+            lam = np.maximum(lam, 0.0)
+        if self.rotate:
+            G = np.random.default_rng(seed).standard_normal((d, k))
+            U, R = np.linalg.qr(G)
+            U = U * np.sign(np.diag(R))  # Haar-distributed orthonormal columns
+            rows = np.arange(d)
+        else:
+            U = np.eye(d, k)
+            rows = np.arange(k)
+        self.U = np.ascontiguousarray(U)
+        self.lam = lam
+        self.V = np.ascontiguousarray(U @ Q)
+        self.nu = Q.T @ self.mean
+        self.intrinsic_dim = k
+        self.support = None if self.rotate else np.arange(d) < k
+        self.name = f"subspace_gaussian(d={d}, k={k}, {'rotated' if self.rotate else 'aligned'})"
+        self._params = (
+            np.ascontiguousarray(rows, dtype=np.int64),
+            np.ascontiguousarray(self.V[rows]),
+            np.ascontiguousarray(lam),
+            np.ascontiguousarray(self.nu),
+        )
+
+    @staticmethod
+    def _check_cov(cov: Any, k: int) -> np.ndarray:
+        if cov is None:
+            return np.eye(k)
+        c = check_finite_array("cov", cov)
+        if c.ndim == 1:
+            c = np.diag(c)
+        if c.shape != (k, k):
+            raise ValueError(f"cov must have shape ({k}, {k}) or ({k},), got {c.shape}")
+        scale = max(float(np.max(np.abs(c))), 1.0)
+        if np.max(np.abs(c - c.T)) > COV_RTOL * scale:
+            raise ValueError("cov must be symmetric; got an asymmetric matrix")
+        eig_min = float(np.linalg.eigvalsh(c)[0])
+        if eig_min < -COV_RTOL * scale:
+            raise ValueError(
+                f"cov must be positive semidefinite; smallest eigenvalue {eig_min:.3g}"
+            )
+        return c
+
+    # -- DataModel interface ----------------------------------------------------------------
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        w = self.nu + np.sqrt(self.lam) * rng.standard_normal((n, self.k))
+        return w @ self.V.T
+
+    def numba_score(self) -> tuple[Any, tuple]:
+        return _score_subspace_gaussian, self._params
+
+    def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
+        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        u = x @ self.V
+        w = self.nu + a * self.lam / (a * a * self.lam + v) * (u - a * self.nu)
+        return w @ self.V.T
+
+    # -- Gaussian structure (used by simulate.exact) ----------------------------------------
+    @property
+    def is_diagonal(self) -> bool:
+        """True when data covariance and every score matrix are diagonal in the coordinates."""
+        return not self.rotate and bool(np.all(np.count_nonzero(self.V, axis=0) == 1))
+
+    def noised_law(self, alpha_bar: float) -> GaussianLawParams:
+        """Law of X_t = a X_0 + sqrt(v) W: N(a V nu, a^2 V diag(lam) V^T + v I)."""
+        alpha_bar = check_alpha_bar(alpha_bar) if alpha_bar < 1.0 else 1.0
+        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        mean = a * (self.V @ self.nu)
+        if self.is_diagonal:
+            cov = np.full(self.d, v)
+            cov += a * a * (self.V**2 @ self.lam)
+        else:
+            cov = a * a * (self.V * self.lam) @ self.V.T + v * np.eye(self.d)
+        return GaussianLawParams(mean, cov)
+
+    def affine_score(self, alpha_bar: float) -> tuple[np.ndarray, np.ndarray]:
+        """score(x) = S x + b exactly: S = -I/v + V (I/v - D) V^T, b = a V D nu.
+
+        S is returned as its diagonal (d,) when :attr:`is_diagonal`, else as (d, d).
+        """
+        alpha_bar = check_alpha_bar(alpha_bar)
+        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        D = 1.0 / (a * a * self.lam + v)
+        b = self.V @ (a * D * self.nu)
+        if self.is_diagonal:
+            S = np.full(self.d, -1.0 / v)
+            S += self.V**2 @ (1.0 / v - D)
+        else:
+            S = -np.eye(self.d) / v + (self.V * (1.0 / v - D)) @ self.V.T
+        return S, b

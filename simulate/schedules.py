@@ -1,0 +1,141 @@
+"""Noise schedules of the forward chain (SCIENCE.md section 1.1).
+
+Notation (code -> SCIENCE.md):
+
+=============  =====================================================
+``beta``       beta_t = 1 - alpha_t, the per-step noise variance
+``alpha``      alpha_t
+``alpha_bar``  abar_t = prod_{i <= t} alpha_i
+``T``          number of steps; array index ``t - 1`` holds step t
+``c0, c1``     constants of the Li, Wei, Chen, Chi (2024) schedule
+=============  =====================================================
+
+The forward chain is X_t = sqrt(alpha_t) X_{t-1} + sqrt(1 - alpha_t) W_t, so
+X_t = sqrt(abar_t) X_0 + sqrt(1 - abar_t) Wbar_t.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulate._validation import check_int, check_real
+
+__all__ = ["Schedule", "cosine", "from_beta", "li", "linear"]
+
+#: Largest beta_t any schedule may produce: beta_t = 1 would make alpha_t = 0 and the
+#: sampler's division by sqrt(alpha_t) undefined (the cap used by Nichol & Dhariwal 2021).
+MAX_BETA = 0.999
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """A discretized forward chain: float64 arrays of length T, index ``t - 1`` is step t.
+
+    Attributes
+    ----------
+    name : str
+        Family and parameters, e.g. ``"li(T=100, c0=4.0, c1=4.0)"``.
+    beta, alpha, alpha_bar : numpy.ndarray
+        beta_t, alpha_t = 1 - beta_t and abar_t = prod_{i<=t} alpha_i (SCIENCE.md 1.1).
+    """
+
+    name: str
+    beta: np.ndarray
+    alpha: np.ndarray = field(init=False)
+    alpha_bar: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        beta = np.array(self.beta, dtype=np.float64)
+        if beta.ndim != 1 or beta.size < 2:
+            raise ValueError(f"beta must be a 1-D array of length T >= 2, got shape {beta.shape}")
+        if not np.all(np.isfinite(beta)) or np.any(beta <= 0) or np.any(beta >= 1):
+            raise ValueError("every beta_t must be finite and in the open interval (0, 1)")
+        alpha = 1.0 - beta
+        alpha_bar = np.cumprod(alpha)
+        for arr in (beta, alpha, alpha_bar):
+            arr.setflags(write=False)
+        object.__setattr__(self, "beta", beta)
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "alpha_bar", alpha_bar)
+
+    @property
+    def T(self) -> int:
+        """Number of steps T."""
+        return int(self.beta.size)
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.name}, alpha_bar_T={self.alpha_bar[-1]:.3e})"
+
+
+def from_beta(beta: np.ndarray, name: str = "custom") -> Schedule:
+    """Schedule from an explicit array of beta_t, t = 1..T (each in (0, 1))."""
+    return Schedule(name=name, beta=np.asarray(beta, dtype=np.float64))
+
+
+def li(T: int, c0: float = 4.0, c1: float = 4.0) -> Schedule:
+    """The schedule of Li, Wei, Chen & Chi (ICLR 2024), SCIENCE.md 1.1.
+
+    beta_1 = T^(-c0),  beta_{t+1} = (c1 log T / T) * min{beta_1 (1 + c1 log T / T)^t, 1}.
+
+    Parameters
+    ----------
+    T : int
+        Number of steps, T >= 2.
+    c0, c1 : float
+        Positive finite constants. Note that abar_T is small only when c1 is large enough
+        compared with c0 (the growth (1 + c1 log T / T)^t must reach 1/beta_1 well before
+        t = T); ``tests/test_schedules.py`` measures abar_T over a grid.
+
+    Returns
+    -------
+    Schedule
+        Raises ``ValueError`` if some beta_t >= 1 (c1 log T / T >= 1: take T larger).
+    """
+    T = check_int("T", T, low=2)
+    c0 = check_real("c0", c0, low=0.0, low_open=True)
+    c1 = check_real("c1", c1, low=0.0, low_open=True)
+    h = c1 * math.log(T) / T
+    if h >= 1.0:
+        raise ValueError(
+            f"c1 log T / T = {h:.4g} must be < 1 so that every beta_t < 1; "
+            f"got c1={c1}, T={T} (take T larger or c1 smaller)"
+        )
+    beta1 = float(T) ** (-c0)
+    t = np.arange(1, T, dtype=np.float64)
+    # beta_1 (1 + h)^t in the log domain, capped at 1 before the exponential overflows.
+    log_growth = math.log(beta1) + t * math.log1p(h)
+    later = h * np.exp(np.minimum(log_growth, 0.0))
+    beta = np.concatenate(([beta1], later))
+    return Schedule(name=f"li(T={T}, c0={c0:g}, c1={c1:g})", beta=beta)
+
+
+def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
+    """Ho, Jain & Abbeel (2020): beta linear from 1e-4 to 0.02 over 1000 steps.
+
+    For T != 1000 both ends are multiplied by 1000 / T (the rescaling of Nichol & Dhariwal
+    2021), so that abar_T is about the same for every T; beta_t is capped at ``MAX_BETA``.
+    """
+    T = check_int("T", T, low=2)
+    beta_start = check_real(
+        "beta_start", beta_start, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    beta_end = check_real("beta_end", beta_end, low=beta_start, high=1.0, high_open=True)
+    scale = 1000.0 / T
+    beta = np.linspace(scale * beta_start, scale * beta_end, T)
+    return Schedule(name=f"linear(T={T})", beta=np.minimum(beta, MAX_BETA))
+
+
+def cosine(T: int, offset: float = 0.008) -> Schedule:
+    """Nichol & Dhariwal (2021): abar(t) = f(t) / f(0), f(t) = cos^2(pi/2 (t/T + s)/(1 + s)).
+
+    beta_t = min(1 - abar(t) / abar(t - 1), ``MAX_BETA``), with offset s = 0.008.
+    """
+    T = check_int("T", T, low=2)
+    offset = check_real("offset", offset, low=0.0, low_open=True)
+    grid = np.arange(T + 1, dtype=np.float64) / T
+    f = np.cos((grid + offset) / (1.0 + offset) * np.pi / 2.0) ** 2
+    beta = 1.0 - f[1:] / f[:-1]
+    return Schedule(name=f"cosine(T={T})", beta=np.clip(beta, 1e-12, MAX_BETA))
