@@ -135,7 +135,7 @@ def sample(
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
     n = check_int("n", n, low=1)
-    seed = check_seed(seed)
+    seed_word = np.uint64(check_seed(seed))  # one numba type for every seed value
     first_sample = check_int("first_sample", first_sample, low=0, high=2**63 - 1 - n)
     chunk_size = check_int("chunk_size", chunk_size, low=1)
     method = check_choice("method", method, ("auto", "fused", "batch"))
@@ -175,7 +175,7 @@ def sample(
             run = _kernels.fused_sampler(fn, parallel=parallel)
             run(
                 y_chunk,
-                seed,
+                seed_word,
                 first_sample + start,
                 schedule.alpha_bar,
                 coef.A,
@@ -191,7 +191,7 @@ def sample(
                 schedule,
                 coef,
                 y_chunk,
-                seed,
+                seed_word,
                 first_sample + start,
                 steps,
                 path_chunk,
@@ -213,7 +213,7 @@ def _sample_batch(
     schedule: Schedule,
     coef: SamplerCoefficients,
     y: np.ndarray,
-    seed: int,
+    seed: np.uint64,
     first_sample: int,
     steps: np.ndarray,
     path: np.ndarray,

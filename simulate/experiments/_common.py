@@ -1,0 +1,52 @@
+"""Provenance columns recorded in every experiment row (DESIGN.md, reproducibility)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["code_version", "provenance", "with_provenance"]
+
+_PACKAGES = ("numpy", "numba", "scipy", "sympy", "pandas")
+
+
+@cache
+def code_version() -> str:
+    """Hash of the sources of ``simulate`` and ``theory`` (12 hex digits).
+
+    It changes exactly when the code that produced a result changes, with or without git.
+    """
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for package in ("simulate", "theory"):
+        for path in sorted((root / package).rglob("*.py")):
+            if "test_" in path.name:
+                continue
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def provenance() -> dict[str, object]:
+    """Code version, package versions and the numba thread count."""
+    import numba
+
+    info: dict[str, object] = {"code_version": code_version(),
+                               "numba_threads": int(numba.get_num_threads()),
+                               "cpu_count": os.cpu_count()}
+    for name in _PACKAGES:
+        info[f"{name}_version"] = importlib.metadata.version(name)
+    return info
+
+
+def with_provenance(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the provenance columns appended (same value on every row)."""
+    out = df.copy()
+    for key, value in provenance().items():
+        out[key] = value
+    return out

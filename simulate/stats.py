@@ -1,0 +1,68 @@
+"""Fits with confidence intervals, shared by every experiment and the report.
+
+Scaling exponents are the slopes of least-squares lines on log-log axes; their 95%
+intervals use the Student t quantile with n - 2 degrees of freedom (classical OLS).
+For deterministic inputs (the exact path) the interval measures departure from an exact
+power law, not noise; the report says which is which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+__all__ = ["Fit", "fit_line", "fit_power_law", "mean_ci"]
+
+#: Confidence level of every interval in the report.
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Fit:
+    """y = intercept + slope * x, with a LEVEL interval on the slope."""
+
+    slope: float
+    ci_low: float
+    ci_high: float
+    intercept: float
+    n: int
+    r2: float
+
+    def contains(self, value: float) -> bool:
+        return self.ci_low <= value <= self.ci_high
+
+    def __str__(self) -> str:
+        return f"{self.slope:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}]"
+
+
+def fit_line(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
+    """OLS fit of y on x with a two-sided ``level`` interval on the slope (needs n >= 3)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.size < 3:
+        raise ValueError(f"fit_line needs >= 3 paired points, got {x.size}")
+    res = sps.linregress(x, y)
+    q = sps.t.ppf(0.5 + level / 2, x.size - 2)
+    half = q * res.stderr
+    return Fit(float(res.slope), float(res.slope - half), float(res.slope + half),
+               float(res.intercept), int(x.size), float(res.rvalue**2))
+
+
+def fit_power_law(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
+    """Exponent p of y ~ x^p: OLS of log y on log x (positive finite points only)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    return fit_line(np.log(x[keep]), np.log(y[keep]), level)
+
+
+def mean_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """Mean of replicates and its t interval: (mean, low, high)."""
+    v = np.asarray(values, dtype=np.float64)
+    m = float(v.mean())
+    if v.size < 2:
+        return m, float("nan"), float("nan")
+    half = float(sps.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return m, m - half, m + half
