@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulate import _kernels, models, samplers, schedules  # noqa: E402
-from tests import reference  # noqa: E402
+from simulate import _kernels, models, samplers, schedules
+from tests import reference
 
 
 def best_of(repeat: int, fn) -> float:
@@ -47,8 +47,10 @@ def main() -> None:
     model = models.SubspaceGaussian(d, 4, cov=[2.0] * 4)
     sch = schedules.li(T, 2.0, 4.0)
     work = n * d * (T - 1)
-    print(f"n={n} d={d} T={T} float64; numba threads={numba.get_num_threads()}; "
-          f"element-steps per run = {work:.3g}")
+    print(
+        f"n={n} d={d} T={T} float64; numba threads={numba.get_num_threads()}; "
+        f"element-steps per run = {work:.3g}"
+    )
 
     def fused():
         samplers.sample(model, sch, n, seed=1, variance="posterior", method="fused")
@@ -60,8 +62,9 @@ def main() -> None:
 
     def twin():
         def score(x, t):
-            return reference.subspace_gaussian_score(x, sch.alpha_bar[t - 1], model.U,
-                                                     model.mean, model.cov)
+            return reference.subspace_gaussian_score(
+                x, sch.alpha_bar[t - 1], model.U, model.mean, model.cov
+            )
 
         reference.sample_ddpm(score, sch.alpha, sch.alpha_bar, rows, d, 1, "posterior")
 
@@ -99,13 +102,17 @@ def main() -> None:
             v_inv = torch.ones(d, dtype=torch.float64)
             for t in range(T, 1, -1):
                 s = -yy * v_inv  # same arithmetic shape: one affine score per step
-                yy = coef.A[t - 1] * yy + coef.B[t - 1] * s + coef.C[t - 1] * torch.randn(
-                    n, d, dtype=torch.float64)
+                yy = (
+                    coef.A[t - 1] * yy
+                    + coef.B[t - 1] * s
+                    + coef.C[t - 1] * torch.randn(n, d, dtype=torch.float64)
+                )
             return yy, alpha
 
         torch_ddpm()
-        results[f"PyTorch {torch.__version__} (CPU, same steps, torch.randn)"] = (
-            work / best_of(args.repeat, torch_ddpm))
+        results[f"PyTorch {torch.__version__} (CPU, same steps, torch.randn)"] = work / best_of(
+            args.repeat, torch_ddpm
+        )
     except ImportError:
         print("(PyTorch not installed: skipped)")
 

@@ -1,8 +1,8 @@
 """The ``regdiff`` command.
 
-    regdiff figures [--preset quick|full] [--jobs N] [--out DIR]   all experiments, figures, report
-    regdiff run NAME [--preset ...] [--set key=value ...] [--csv F] one experiment, its table
-    regdiff list                                                   the registered experiments
+regdiff figures [--preset quick|full] [--jobs N] [--out DIR]   all experiments, figures, report
+regdiff run NAME [--preset ...] [--set key=value ...] [--csv F] one experiment, its table
+regdiff list                                                   the registered experiments
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def _config(module: Any, preset: str, overrides: Sequence[str] = ()) -> Any:
             raise SystemExit(f"--set expects key=value, got {item!r}")
         key, text = item.split("=", 1)
         if key not in fields:
-            raise SystemExit(f"--set: {module.NAME} has no parameter {key!r}; "
-                             f"parameters: {', '.join(fields)}")
+            raise SystemExit(
+                f"--set: {module.NAME} has no parameter {key!r}; parameters: {', '.join(fields)}"
+            )
         changes[key] = _parse(text, hints[key], getattr(config, key))
     return dataclasses.replace(config, **changes)
 
@@ -103,8 +104,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
             bar.update(1)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {name: pool.submit(_run_experiment, name, args.preset, not args.no_cache,
-                                         threads) for name in names}
+            futures = {
+                name: pool.submit(_run_experiment, name, args.preset, not args.no_cache, threads)
+                for name in names
+            }
             for name, future in futures.items():
                 tables[name] = future.result()
                 bar.update(1)
@@ -160,8 +163,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         df.to_csv(tmp, index=False)
         os.replace(tmp, args.csv)
     for row in module.verdicts(df):
-        print(f"[{row['verdict']:>12}] {row['claim_id']} | {row.get('setting', '')} | "
-              f"{row['measured']}")
+        print(
+            f"[{row['verdict']:>12}] {row['claim_id']} | {row.get('setting', '')} | "
+            f"{row['measured']}"
+        )
     return 0
 
 
@@ -178,25 +183,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regdiff",
         description="Verification suite: does l1-regularized score matching make diffusion "
-                    "sampling scale with the intrinsic dimension s instead of d?")
+        "sampling scale with the intrinsic dimension s instead of d?",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    fig = sub.add_parser("figures", help="run every experiment, draw figures, write the report",
-                         description="Run every registered experiment (cached by config and "
-                         "code version), write figures/data/NAME.csv, figures/NAME.png, "
-                         "figures/REPORT.md and the README's verdict table. Nothing is written "
-                         "if any step fails.")
-    fig.add_argument("--preset", choices=("quick", "full"), default="full",
-                     help="grid size (quick: minutes on 2 cores; full: the published setting)")
-    fig.add_argument("--jobs", type=int, default=1,
-                     help="experiments run in parallel processes (numba threads are split)")
+    fig = sub.add_parser(
+        "figures",
+        help="run every experiment, draw figures, write the report",
+        description="Run every registered experiment (cached by config and "
+        "code version), write figures/data/NAME.csv, figures/NAME.png, "
+        "figures/REPORT.md and the README's verdict table. Nothing is written "
+        "if any step fails.",
+    )
+    fig.add_argument(
+        "--preset",
+        choices=("quick", "full"),
+        default="full",
+        help="grid size (quick: minutes on 2 cores; full: the published setting)",
+    )
+    fig.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="experiments run in parallel processes (numba threads are split)",
+    )
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
     fig.add_argument("--readme", default="README.md", help="README whose verdict block is updated")
     fig.add_argument("--only", nargs="*", help="run only these experiments")
     fig.add_argument("--no-cache", action="store_true", help="ignore cached results")
     fig.set_defaults(func=cmd_figures)
-    run = sub.add_parser("run", help="run one experiment and print its verdicts",
-                         description="Run one experiment; --set key=value overrides a Config "
-                         "field (tuples as comma-separated lists).")
+    run = sub.add_parser(
+        "run",
+        help="run one experiment and print its verdicts",
+        description="Run one experiment; --set key=value overrides a Config "
+        "field (tuples as comma-separated lists).",
+    )
     run.add_argument("name", help="experiment name (see `regdiff list`)")
     run.add_argument("--preset", choices=("quick", "full"), default="quick")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")

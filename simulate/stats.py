@@ -46,8 +46,14 @@ def fit_line(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
     res = sps.linregress(x, y)
     q = sps.t.ppf(0.5 + level / 2, x.size - 2)
     half = q * res.stderr
-    return Fit(float(res.slope), float(res.slope - half), float(res.slope + half),
-               float(res.intercept), int(x.size), float(res.rvalue**2))
+    return Fit(
+        float(res.slope),
+        float(res.slope - half),
+        float(res.slope + half),
+        float(res.intercept),
+        int(x.size),
+        float(res.rvalue**2),
+    )
 
 
 def fit_power_law(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:

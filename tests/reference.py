@@ -48,8 +48,9 @@ def normals(seed: int, samples: np.ndarray, step: int, d: int, stream: int = 0) 
         axis=-1,
     )
     seed = np.uint64(seed)
-    key = np.broadcast_to(np.array([seed & M32, seed >> np.uint64(32)], dtype=np.uint64),
-                          (*i.shape, 2))
+    key = np.broadcast_to(
+        np.array([seed & M32, seed >> np.uint64(32)], dtype=np.uint64), (*i.shape, 2)
+    )
     w = philox4x32_10(counter, key)
     u1 = (((w[..., 0] << np.uint64(32)) | w[..., 1]) >> np.uint64(11)).astype(np.float64)
     u2 = (((w[..., 2] << np.uint64(32)) | w[..., 3]) >> np.uint64(11)).astype(np.float64)
@@ -62,8 +63,9 @@ def normals(seed: int, samples: np.ndarray, step: int, d: int, stream: int = 0) 
     return z[:, :d]
 
 
-def subspace_gaussian_score(x: np.ndarray, alpha_bar: float, U: np.ndarray, mean: np.ndarray,
-                            cov: np.ndarray) -> np.ndarray:
+def subspace_gaussian_score(
+    x: np.ndarray, alpha_bar: float, U: np.ndarray, mean: np.ndarray, cov: np.ndarray
+) -> np.ndarray:
     """SCIENCE.md 4.1: -(I - U U^T) x / v - U (a^2 Sigma + v I)^-1 (U^T x - a mu), row-wise."""
     a, v = np.sqrt(alpha_bar), 1.0 - alpha_bar
     d, k = U.shape
@@ -72,8 +74,9 @@ def subspace_gaussian_score(x: np.ndarray, alpha_bar: float, U: np.ndarray, mean
     return -(x @ P.T) / v - (x @ U - a * mean) @ K.T @ U.T
 
 
-def sample_ddpm(score, alpha: np.ndarray, alpha_bar: np.ndarray, n: int, d: int, seed: int,
-                variance: str) -> np.ndarray:
+def sample_ddpm(
+    score, alpha: np.ndarray, alpha_bar: np.ndarray, n: int, d: int, seed: int, variance: str
+) -> np.ndarray:
     """The samplers of SCIENCE.md 1.1-2, line by line, with the twin's normals.
 
     ``score(y, t)`` is the score estimate at step t. DDPM-type:
@@ -119,7 +122,9 @@ def gaussian_output_law(S_list, b_list, alpha, alpha_bar, variance):
             M, off, noise = c_y * np.eye(d) + c_s * S, c_s * b, 0.0
         else:
             eta = 1 - a_t
-            sigma2 = (1 - a_t) if variance == "beta" else a_t * (1 - ab_prev) * (1 - a_t) / (1 - ab_t)
+            sigma2 = (
+                (1 - a_t) if variance == "beta" else a_t * (1 - ab_prev) * (1 - a_t) / (1 - ab_t)
+            )
             M = (np.eye(d) + eta * S) / np.sqrt(a_t)
             off, noise = eta * b / np.sqrt(a_t), sigma2 / a_t
         m = M @ m + off

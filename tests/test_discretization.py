@@ -10,7 +10,10 @@ from simulate import cli, experiments, plotting
 from simulate.experiments import discretization
 
 TINY = discretization.Config(
-    T_grid=(20, 50, 100), d_grid=(4, 8, 16), mc_d=(4,), mc_n=500,
+    T_grid=(20, 50, 100),
+    d_grid=(4, 8, 16),
+    mc_d=(4,),
+    mc_n=500,
     schedule_constants=((4.0, 4.0), (2.0, 4.0)),
 )
 
@@ -23,26 +26,47 @@ def table():
 def test_table_is_tidy_and_complete(table):
     exact_rows = table[table["kind"] == "exact"]
     assert len(exact_rows) == 2 * 2 * 3 * 3 * 3
-    for column in ("c0", "c1", "init", "variance", "T", "d", "kl", "w2", "kl_support",
-                   "kl_off_support", "code_version", "numba_threads"):
+    for column in (
+        "c0",
+        "c1",
+        "init",
+        "variance",
+        "T",
+        "d",
+        "kl",
+        "w2",
+        "kl_support",
+        "kl_off_support",
+        "code_version",
+        "numba_threads",
+    ):
         assert column in table.columns
-    np.testing.assert_allclose(exact_rows["kl"],
-                               exact_rows["kl_support"] + exact_rows["kl_off_support"], rtol=1e-12)
+    np.testing.assert_allclose(
+        exact_rows["kl"], exact_rows["kl_support"] + exact_rows["kl_off_support"], rtol=1e-12
+    )
     assert (exact_rows["kl"] >= 0).all()
 
 
 def test_verdicts_have_the_contract_keys(table):
     rows = discretization.verdicts(table)
     ids = {r["claim_id"] for r in rows}
-    assert {"disc.posterior_ddim_d_free", "disc.beta_linear_in_d", "disc.T_decay",
-            "disc.mc_matches_exact"} <= ids
+    assert {
+        "disc.posterior_ddim_d_free",
+        "disc.beta_linear_in_d",
+        "disc.T_decay",
+        "disc.mc_matches_exact",
+    } <= ids
     for row in rows:
         assert row["verdict"] in ("holds", "fails", "inconclusive")
         assert set(row) >= {"claim_id", "setting", "predicted", "measured", "detail"}
     # DDIM from N(0, I) with c0 = c1 = 4 keeps the initial variance mismatch on every
     # pure-noise coordinate: its KL grows with d (recorded in SCIENCE-refuting form).
-    ddim = [r for r in rows if r["claim_id"] == "disc.posterior_ddim_d_free"
-            and r["setting"].startswith("ddim, Li c0=4, c1=4")]
+    ddim = [
+        r
+        for r in rows
+        if r["claim_id"] == "disc.posterior_ddim_d_free"
+        and r["setting"].startswith("ddim, Li c0=4, c1=4")
+    ]
     assert ddim and ddim[0]["verdict"] == "fails"
 
 
@@ -67,8 +91,22 @@ def test_cli_figures_writes_everything_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(discretization.Config, "quick", classmethod(lambda cls: TINY))
     readme = tmp_path / "README.md"
     readme.write_text("intro\n")
-    assert cli.main(["figures", "--preset", "quick", "--only", "discretization",
-                     "--out", "figs", "--readme", str(readme)]) == 0
+    assert (
+        cli.main(
+            [
+                "figures",
+                "--preset",
+                "quick",
+                "--only",
+                "discretization",
+                "--out",
+                "figs",
+                "--readme",
+                str(readme),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "figs" / "discretization.png").stat().st_size > 0
     df = pd.read_csv(tmp_path / "figs" / "data" / "discretization.csv")
     assert len(df) > 0
@@ -83,8 +121,19 @@ def test_cli_figures_writes_everything_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plotting, "plot_discretization", broken)
     with pytest.raises(RuntimeError, match="plot failed"):
-        cli.main(["figures", "--preset", "quick", "--only", "discretization", "--out", "figs",
-                  "--readme", str(readme)])
+        cli.main(
+            [
+                "figures",
+                "--preset",
+                "quick",
+                "--only",
+                "discretization",
+                "--out",
+                "figs",
+                "--readme",
+                str(readme),
+            ]
+        )
     after = {p: p.read_bytes() for p in (tmp_path / "figs").rglob("*") if p.is_file()}
     assert after == before
     assert not list(tmp_path.glob(".staging-*"))
@@ -92,9 +141,25 @@ def test_cli_figures_writes_everything_atomically(tmp_path, monkeypatch):
 
 def test_cli_run_with_overrides(tmp_path, capsys):
     out = tmp_path / "t.csv"
-    assert cli.main(["run", "discretization", "--set", "T_grid=20,50,100", "--set",
-                     "d_grid=4,8,16", "--set", "mc_d=4", "--set", "mc_n=200",
-                     "--csv", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "discretization",
+                "--set",
+                "T_grid=20,50,100",
+                "--set",
+                "d_grid=4,8,16",
+                "--set",
+                "mc_d=4",
+                "--set",
+                "mc_n=200",
+                "--csv",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "disc.T_decay" in capsys.readouterr().out
     assert set(pd.read_csv(out)["T"]) == {20, 50, 100}
     with pytest.raises(SystemExit, match="has no parameter 'bogus'"):

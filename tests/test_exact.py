@@ -27,8 +27,9 @@ KL_ATOL = 1e-11
 def test_output_law_matches_dense_twin(d, k, rotate, T, variance, seed):
     rng = np.random.default_rng(seed)
     lam = rng.uniform(0.2, 3.0, k)
-    m = models.SubspaceGaussian(d, k, rotate=rotate, mean=rng.standard_normal(k), cov=lam,
-                                seed=seed)
+    m = models.SubspaceGaussian(
+        d, k, rotate=rotate, mean=rng.standard_normal(k), cov=lam, seed=seed
+    )
     sch = schedules.li(T, 2.0, 1.0) if 1.0 * np.log(T) / T < 1 else schedules.cosine(T)
     law = exact.output_law(m, sch, variance)
     S_list, b_list = {}, {}
@@ -54,8 +55,9 @@ def test_science_md_preliminary_numbers():
     for variance in ("beta", "posterior"):
         for d in (10, 40, 160):
             m = models.SubspaceGaussian(d, 4, cov=[2.0] * 4)
-            got[variance, d] = metrics.kl_gaussian(exact.target_law(m, sch),
-                                                   exact.output_law(m, sch, variance))
+            got[variance, d] = metrics.kl_gaussian(
+                exact.target_law(m, sch), exact.output_law(m, sch, variance)
+            )
     assert [round(got["beta", d], 2) for d in (10, 40, 160)] == [0.35, 0.59, 1.55]
     assert {round(got["posterior", d], 3) for d in (10, 40, 160)} == {0.341}
 
@@ -66,10 +68,12 @@ def test_rotation_leaves_kl_unchanged():
     for variance in samplers.VARIANCES:
         kls = []
         for rotate in (False, True):
-            m = models.SubspaceGaussian(6, 2, rotate=rotate, mean=[1.0, 0.5], cov=[2.0, 0.3],
-                                        seed=4)
-            kls.append(metrics.kl_gaussian(exact.target_law(m, sch),
-                                           exact.output_law(m, sch, variance)))
+            m = models.SubspaceGaussian(
+                6, 2, rotate=rotate, mean=[1.0, 0.5], cov=[2.0, 0.3], seed=4
+            )
+            kls.append(
+                metrics.kl_gaussian(exact.target_law(m, sch), exact.output_law(m, sch, variance))
+            )
         assert kls[0] == pytest.approx(kls[1], rel=1e-9)
 
 
@@ -94,7 +98,8 @@ def test_w2_and_kl_of_identical_laws_are_zero_and_match_dense():
     q = exact.GaussianLaw(np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]))
     dense_q = exact.GaussianLaw(q.mean, np.diag(q.cov))
     assert metrics.w2_gaussian(q, exact.GaussianLaw(q.mean, 4 * q.cov)) == pytest.approx(
-        np.sqrt(np.sum(q.cov)))
+        np.sqrt(np.sum(q.cov))
+    )
     assert metrics.kl_gaussian(p, q) == pytest.approx(metrics.kl_gaussian(p, dense_q), rel=1e-12)
     with pytest.raises(ValueError, match="different dimensions"):
         metrics.kl_gaussian(p, exact.GaussianLaw(np.zeros(3), np.ones(3)))

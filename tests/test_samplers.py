@@ -19,7 +19,9 @@ VARIANCES = samplers.VARIANCES
 
 @pytest.fixture(scope="module")
 def setting():
-    model = models.SubspaceGaussian(6, 2, rotate=True, mean=[1.0, -0.5], cov=[[2.0, 0.3], [0.3, 0.5]])
+    model = models.SubspaceGaussian(
+        6, 2, rotate=True, mean=[1.0, -0.5], cov=[[2.0, 0.3], [0.3, 0.5]]
+    )
     return model, schedules.li(30, 2.0, 4.0)
 
 
@@ -45,8 +47,16 @@ def test_fused_batch_serial_and_chunks_bit_identical(setting, variance):
         samplers.sample(model, sch, 257, seed=3, variance=variance, method="batch"),
         samplers.sample(model, sch, 257, seed=3, variance=variance, parallel=False),
         samplers.sample(model, sch, 257, seed=3, variance=variance, chunk_size=10),
-        samplers.sample(model, sch, 257, seed=3, variance=variance, method="batch",
-                        parallel=False, chunk_size=64),
+        samplers.sample(
+            model,
+            sch,
+            257,
+            seed=3,
+            variance=variance,
+            method="batch",
+            parallel=False,
+            chunk_size=64,
+        ),
     ]
     for other in variants:
         assert np.array_equal(ref, other)
@@ -78,7 +88,7 @@ def test_path_steps(setting):
     y, path = samplers.sample(model, sch, 20, seed=2, path_steps=[sch.T, 10, 1])
     assert path.shape == (3, 20, model.d)
     assert np.array_equal(path[2], y)
-    yb, pathb = samplers.sample(model, sch, 20, seed=2, path_steps=[sch.T, 10, 1], method="batch")
+    _yb, pathb = samplers.sample(model, sch, 20, seed=2, path_steps=[sch.T, 10, 1], method="batch")
     assert np.array_equal(path, pathb)
     z = np.empty((20, model.d))
     from simulate import _kernels
@@ -103,15 +113,18 @@ def test_bit_identical_across_thread_counts():
     digests = []
     for threads in ("1", "2"):
         env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
         digests.append(out.stdout.strip())
     assert digests[0] == digests[1]
 
 
 def test_monte_carlo_covariance_matches_exact_law():
     """Sample mean/covariance of p_1 within 4 standard errors of simulate.exact, per entry."""
-    model = models.SubspaceGaussian(5, 2, rotate=True, mean=[0.5, 0.0], cov=[[2.0, 0.4], [0.4, 0.7]])
+    model = models.SubspaceGaussian(
+        5, 2, rotate=True, mean=[0.5, 0.0], cov=[[2.0, 0.4], [0.4, 0.7]]
+    )
     sch = schedules.li(25, 2.0, 4.0)
     n = 40_000
     for variance in VARIANCES:

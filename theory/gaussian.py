@@ -83,9 +83,9 @@ __all__ = [
     "phi_expr",
     "positive_form",
     "recursion",
-    "schedule_arrays",
     "rho_expr",
     "sampler_coefficients",
+    "schedule_arrays",
     "step_expr",
 ]
 
@@ -230,8 +230,9 @@ def _identities() -> tuple[Identity, ...]:
     out.append(Identity("reverse_slope", M_true, sp.sqrt(alpha) * SIG2_PREV / SIG2))
     out.append(Identity("reverse_variance", var_true, BETA_STEP * SIG2_PREV / SIG2))
     for var in ("beta", "posterior"):
-        M, _, _ = step_expr(var)
+        M, shift, _ = step_expr(var)
         out.append(Identity(f"slope_{var}_is_reverse_slope", M, M_true))
+        out.append(Identity(f"shift_{var}_is_reverse_shift", shift, shift_true))
     for var in VARIANCES:
         M, shift, _ = step_expr(var)
         target = sp.sqrt(abar_prev) * mu
@@ -243,12 +244,8 @@ def _identities() -> tuple[Identity, ...]:
                 positive=(var == "ddim"),
             )
         )
-        out.append(
-            Identity(f"rho_{var}", rho_expr(var), RHO_CLOSED[var], positive=(var == "ddim"))
-        )
-        out.append(
-            Identity(f"eps_{var}", eps_expr(var), EPS_CLOSED[var], positive=(var == "ddim"))
-        )
+        out.append(Identity(f"rho_{var}", rho_expr(var), RHO_CLOSED[var], positive=(var == "ddim")))
+        out.append(Identity(f"eps_{var}", eps_expr(var), EPS_CLOSED[var], positive=(var == "ddim")))
     # Off the support the posterior step is the true reverse kernel (lambda = 0).
     _, _, C2_post = step_expr("posterior")
     out.append(Identity("posterior_noise_off_support", C2_post, var_true.subs(lam, 0)))
@@ -516,7 +513,7 @@ def coordinate_terms(
     sig2_1, sig2_T = sig2[:, 0], sig2[:, -1]
     lam_flat = lam_[:, 0]
     args = (alpha_[1:], beta[1:], ab[:-1], v[:-1], v[1:])
-    args = tuple(x[None, :] for x in args) + (lam_,)
+    args = (*(x[None, :] for x in args), lam_)
     abp = ab[:-1][None, :]
     standard = init == "standard"
     # u_T - 1 = abar_T (1 - lambda) / sigma2_T for Y_T ~ N(0, 1).
@@ -650,13 +647,10 @@ def derived_bound(
     m_ = np.minimum(1.0, 1.0 + lo)
     with np.errstate(divide="ignore"):
         scale = np.where(m_ > 0.0, 1.0 / (2.0 * m_**2), np.inf)
-    return DerivedBound(
-        delta_lo=lo,
-        delta_hi=hi,
-        kl=kl,
-        init=d_init**2 * scale + mean_kl,
-        disc=span**2 * scale,
-    )
+    # 0 * inf would be NaN: a term that is exactly zero stays zero.
+    init_term = np.where(d_init == 0.0, 0.0, d_init**2 * scale) + mean_kl
+    disc_term = np.where(span == 0.0, 0.0, span**2 * scale)
+    return DerivedBound(delta_lo=lo, delta_hi=hi, kl=kl, init=init_term, disc=disc_term)
 
 
 # -- leading term as T grows --------------------------------------------------------------

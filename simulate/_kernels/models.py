@@ -46,3 +46,474 @@ def _score_subspace_gaussian(x, t, alpha_bar_t, params, out):
             proj += v_rows[r, c] * u[c]
             corr += v_rows[r, c] * w[c]
         out[rows[r]] = -(x[rows[r]] - proj) / v - corr
+
+
+# -- Gaussian mixtures: full, low-rank and empirical (SCIENCE.md 4.2) ---------------------------
+
+
+@jit
+def _mixture_component(x, a, v, mean, basis, lam, diff, u, exact_residual):
+    """Terms of one component N(a mu, C), C = a^2 U diag(lam) U^T + v I, at the row ``x``.
+
+    Writes ``u`` = U^T (x - a mu) and the residual ``diff`` = (I - U U^T)(x - a mu)
+    (set to exactly 0 when ``exact_residual``, i.e. U spans R^d); returns the quadratic
+    form (x - a mu)^T C^(-1) (x - a mu) and log det C.
+    """
+    d = x.shape[0]
+    r = lam.shape[0]
+    for i in range(d):
+        diff[i] = x[i] - a * mean[i]
+    for c in range(r):
+        u[c] = 0.0
+    for i in range(d):
+        di = diff[i]
+        for c in range(r):
+            u[c] += basis[i, c] * di
+    quad = 0.0
+    log_det = (d - r) * math.log(v)
+    for c in range(r):
+        prec = a * a * lam[c] + v
+        quad += u[c] * u[c] / prec
+        log_det += math.log(prec)
+    if exact_residual:
+        for i in range(d):
+            diff[i] = 0.0
+    else:
+        res2 = 0.0
+        for i in range(d):
+            proj = 0.0
+            for c in range(r):
+                proj += basis[i, c] * u[c]
+            diff[i] -= proj
+            res2 += diff[i] * diff[i]
+        quad += res2 / v
+    return quad, log_det
+
+
+@jit
+def _score_lowrank_mixture(x, t, alpha_bar_t, params, out):
+    """Score of a mixture of Gaussians N(mu_j, U_j diag(lam_j) U_j^T) (SCIENCE.md 4.2).
+
+    score(x) = -sum_j w_j(x) C_j^(-1) (x - a mu_j),  C_j = a^2 Sigma_j + v I,
+    w = softmax_j(log pi_j + log N(x; a mu_j, C_j)), by log-sum-exp (largest term first
+    subtracted). With the residual e_j = (I - U_j U_j^T)(x - a mu_j) and u_j = U_j^T (x - a mu_j),
+    C_j^(-1) (x - a mu_j) = e_j / v + U_j (u_j / (a^2 lam_j + v)).
+    ``params = (means (J, d), bases (J, d, r), lams (J, r), log_weights (J,))``; r = 0 gives
+    the empirical distribution of the means (Sigma_j = 0); r = d means every U_j spans R^d
+    and e_j = 0 exactly.
+    """
+    means, bases, lams, log_weights = params
+    a = math.sqrt(alpha_bar_t)
+    v = 1.0 - alpha_bar_t
+    n_comp, d = means.shape
+    r = lams.shape[1]
+    exact_residual = r == d
+    diff = np.empty(d)
+    u = np.empty(r)
+    log_w = np.empty(n_comp)
+    top = -np.inf
+    for j in range(n_comp):
+        quad, log_det = _mixture_component(
+            x, a, v, means[j], bases[j], lams[j], diff, u, exact_residual
+        )
+        log_w[j] = log_weights[j] - 0.5 * quad - 0.5 * log_det
+        if log_w[j] > top:
+            top = log_w[j]
+    total = 0.0
+    for j in range(n_comp):
+        log_w[j] = math.exp(log_w[j] - top)
+        total += log_w[j]
+    for i in range(d):
+        out[i] = 0.0
+    for j in range(n_comp):
+        w = log_w[j] / total
+        if w == 0.0:
+            continue
+        _mixture_component(x, a, v, means[j], bases[j], lams[j], diff, u, exact_residual)
+        basis = bases[j]
+        lam = lams[j]
+        for c in range(r):
+            u[c] /= a * a * lam[c] + v
+        for i in range(d):
+            acc = diff[i] / v
+            for c in range(r):
+                acc += basis[i, c] * u[c]
+            out[i] -= w * acc
+
+
+# -- coordinatewise sparse models (SCIENCE.md 4.3, 4.4) -----------------------------------------
+
+
+@jit
+def _logistic_pair(z):
+    """(1 / (1 + e^-z), 1 / (1 + e^z)) without overflow or cancellation, for z in [-inf, inf]."""
+    if z >= 0.0:
+        e = math.exp(-z)
+        return 1.0 / (1.0 + e), e / (1.0 + e)
+    e = math.exp(z)
+    return e / (1.0 + e), 1.0 / (1.0 + e)
+
+
+@jit
+def _score_spike_slab(x, t, alpha_bar_t, params, out):
+    """Score of x_0i = b_i g_i, b_i ~ Bern(rho), g_i ~ N(0, tau^2) (SCIENCE.md 4.3).
+
+    Per coordinate q_t = (1 - rho) N(0, v) + rho N(0, v1), v1 = a^2 tau^2 + v, so
+    score_i = -x_i ((1 - p_i) / v + p_i / v1) with p_i = P(b_i = 1 | x_i) = logistic(L_i),
+    L_i = log(rho / (1 - rho)) - log(v1 / v) / 2 + x_i^2 (1/v - 1/v1) / 2. Both p_i and
+    1 - p_i are formed directly (no 1 - p cancellation when v is tiny).
+    ``params = (log_prior_odds, tau)``, log_prior_odds = log(rho / (1 - rho)) in [-inf, inf].
+    """
+    log_prior_odds, tau = params
+    a2 = alpha_bar_t
+    v = 1.0 - alpha_bar_t
+    c = a2 * tau * tau
+    v1 = c + v
+    half_log_ratio = 0.5 * math.log1p(c / v)
+    gain = 0.5 * (c / v) / v1
+    for i in range(x.shape[0]):
+        xi = x[i]
+        p, q = _logistic_pair(log_prior_odds - half_log_ratio + gain * xi * xi)
+        out[i] = -xi * (q / v + p / v1)
+
+
+#: Tolerance on sum_i p_i - s when choosing the tilt of the conditional Bernoulli law: any
+#: tilt is exact; one that puts the mean count within 1/2 of s keeps P(count = s) near the
+#: mode of the count (no underflow), which is all the tilt is for.
+_TILT_TOL = 0.5
+_TILT_MAX_ITER = 200
+
+
+@jit
+def _tilt_count(logr, s):
+    """lambda with sum_i logistic(logr_i - lambda) within 1/2 of s (safeguarded Newton)."""
+    d = logr.shape[0]
+    top = -np.inf
+    for i in range(d):
+        if logr[i] > top:
+            top = logr[i]
+    acc = 0.0
+    for i in range(d):
+        acc += math.exp(logr[i] - top)
+    lam = top + math.log(acc) - math.log(s)  # exact when every p_i is small
+    lo = -np.inf  # h(lo) > 0
+    hi = np.inf  # h(hi) < 0
+    for _ in range(_TILT_MAX_ITER):
+        h = -float(s)
+        slope = 0.0
+        for i in range(d):
+            p, q = _logistic_pair(logr[i] - lam)
+            h += p
+            slope += p * q
+        if abs(h) <= _TILT_TOL:
+            return lam
+        if h > 0.0:
+            lo = lam
+        else:
+            hi = lam
+        step = lam + h / slope if slope > 0.0 else np.nan
+        if lo < step < hi:
+            lam = step
+        elif math.isinf(lo):
+            lam = hi - max(1.0, abs(hi))
+        elif math.isinf(hi):
+            lam = lo + max(1.0, abs(lo))
+        else:
+            lam = 0.5 * (lo + hi)
+    return lam
+
+
+@jit
+def _random_support_posterior(x, a, v, tau, s, incl, excl):
+    """P(i in S | x) into ``incl`` and P(i not in S | x) into ``excl`` (SCIENCE.md 4.4).
+
+    The support S (|S| = s, uniform) has posterior P(S | x) prop. to prod_{i in S} r_i,
+    r_i = N(x_i; 0, v1) / N(x_i; 0, v), so P(i in S | x) = r_i e_{s-1}(r_{-i}) / e_s(r).
+    Computed in a scaled domain: with p_i = logistic(log r_i - lambda), q_i = 1 - p_i (any
+    lambda), this is the law of independent Bernoulli(p_i) conditioned on their count being
+    s, and e_j ratios become Poisson-binomial probabilities:
+        P(i in S | x)     = p_i P(N_{-i} = s - 1) / P(N = s),
+        P(i not in S | x) = q_i P(N_{-i} = s) / P(N = s),
+    with N_{-i} the count without coordinate i, from prefix (stored) and suffix (running)
+    count distributions truncated at s. Every operation adds or multiplies non-negative
+    numbers in [0, 1], so nothing overflows and rounding is relative. lambda is chosen so
+    that E N is within 1/2 of s (``_tilt_count``). O(d s) time, O(d s) memory.
+    """
+    d = x.shape[0]
+    c = a * a * tau * tau
+    half_log_ratio = 0.5 * math.log1p(c / v)
+    gain = 0.5 * (c / v) / (c + v)
+    p = np.empty(d)
+    q = np.empty(d)
+    for i in range(d):
+        p[i] = gain * x[i] * x[i] - half_log_ratio  # log r_i
+    lam = _tilt_count(p, s)
+    for i in range(d):
+        p[i], q[i] = _logistic_pair(p[i] - lam)
+    # prefix[i, k] = P(count of coordinates < i equals k), k = 0..s
+    prefix = np.zeros((d + 1, s + 1))
+    prefix[0, 0] = 1.0
+    for i in range(d):
+        prev = prefix[i]
+        cur = prefix[i + 1]
+        pi = p[i]
+        qi = q[i]
+        cur[0] = qi * prev[0]
+        for k in range(1, s + 1):
+            cur[k] = qi * prev[k] + pi * prev[k - 1]
+    total = prefix[d, s]
+    # suffix[k] = P(count of coordinates > i equals k), updated from i = d-1 down to 0
+    suffix = np.zeros(s + 1)
+    suffix[0] = 1.0
+    for i in range(d - 1, -1, -1):
+        pre = prefix[i]
+        with_i = 0.0  # P(N_{-i} = s - 1)
+        for k in range(s):
+            with_i += pre[k] * suffix[s - 1 - k]
+        incl[i] = p[i] * with_i / total
+        if incl[i] > 0.5:
+            without_i = 0.0  # P(N_{-i} = s)
+            for k in range(s + 1):
+                without_i += pre[k] * suffix[s - k]
+            excl[i] = q[i] * without_i / total
+        else:
+            excl[i] = 1.0 - incl[i]
+        pi = p[i]
+        qi = q[i]
+        for k in range(s, 0, -1):
+            suffix[k] = qi * suffix[k] + pi * suffix[k - 1]
+        suffix[0] = qi * suffix[0]
+
+
+@jit
+def _score_random_support(x, t, alpha_bar_t, params, out):
+    """Score of exactly s non-zeros on a uniform random support, N(0, tau^2) (SCIENCE.md 4.4).
+
+    score_i = -x_i / v + P(i in S | x) (x_i / v - x_i / v1), v1 = a^2 tau^2 + v, written as
+    -x_i (P(i not in S | x) / v + P(i in S | x) / v1) so that no 1 - P cancellation is
+    magnified by 1/v. ``params = (s, tau)``.
+    """
+    s, tau = params
+    a = math.sqrt(alpha_bar_t)
+    v = 1.0 - alpha_bar_t
+    v1 = alpha_bar_t * tau * tau + v
+    d = x.shape[0]
+    incl = np.empty(d)
+    excl = np.empty(d)
+    _random_support_posterior(x, a, v, tau, s, incl, excl)
+    for i in range(d):
+        out[i] = -x[i] * (excl[i] / v + incl[i] / v1)
+
+
+@jit
+def _denoise_random_support(x, t, alpha_bar_t, params, out):
+    """D_t(x)_i = P(i in S | x) a tau^2 x_i / v1 (posterior mean; same layout as a score)."""
+    s, tau = params
+    a = math.sqrt(alpha_bar_t)
+    v = 1.0 - alpha_bar_t
+    v1 = alpha_bar_t * tau * tau + v
+    d = x.shape[0]
+    incl = np.empty(d)
+    excl = np.empty(d)
+    _random_support_posterior(x, a, v, tau, s, incl, excl)
+    for i in range(d):
+        out[i] = incl[i] * (a * tau * tau / v1) * x[i]
+
+
+# -- spheres and tori (SCIENCE.md 4.5) -----------------------------------------------------------
+
+#: Stop the continued fraction when a convergent changes by less than this (relative): a few
+#: float64 ulps. Checked against scipy.special.ive and mpmath in tests/test_models_manifolds.py.
+_BESSEL_CF_TOL = 4e-16
+_BESSEL_CF_MAX_TERMS = 10_000
+_LENTZ_TINY = 1e-300
+
+
+@jit
+def _bessel_ratio(nu, x):
+    """A_nu(x) = I_nu(x) / I_{nu-1}(x) for nu > 0, x >= 0, by Perron's continued fraction.
+
+    Perron's fraction (see Gautschi & Slavik 1978, "On the computation of modified Bessel
+    function ratios", Math. Comp. 32) written as
+        A_nu(x) = x / (b_0 + a_1 / (b_1 + a_2 / (b_2 + ...))),
+    b_0 = 2 nu + x, a_k = -(2 nu + 2 k - 1) x and b_k = 2 nu + k + 2 x for k >= 1,
+    evaluated by the modified Lentz method. Unlike the Gauss fraction (whose length grows like
+    x) it converges in a few dozen terms for every x from 0 to 1e12 and nu up to 5e3, with no
+    Bessel function evaluated: the ratio is what the exponentially scaled functions give,
+    without their overflow. A_nu(0) = 0 and A_nu(inf) = 1.
+    """
+    if x == 0.0:
+        return 0.0
+    if math.isinf(x):
+        return 1.0
+    f = 2.0 * nu + x
+    c = f
+    dd = 0.0
+    for k in range(1, _BESSEL_CF_MAX_TERMS):
+        a_k = -(2.0 * nu + 2.0 * k - 1.0) * x
+        b_k = 2.0 * nu + k + 2.0 * x
+        dd = b_k + a_k * dd
+        if dd == 0.0:
+            dd = _LENTZ_TINY
+        c = b_k + a_k / c
+        if c == 0.0:
+            c = _LENTZ_TINY
+        dd = 1.0 / dd
+        delta = c * dd
+        f *= delta
+        if abs(delta - 1.0) < _BESSEL_CF_TOL:
+            break
+    return x / f
+
+
+@jit
+def _bessel_ratio_array(nu, x, out):
+    """``out[i] = A_nu(x[i])`` (for tests against scipy.special.ive)."""
+    for i in range(x.shape[0]):
+        out[i] = _bessel_ratio(nu, x[i])
+
+
+@jit
+def _score_sphere_product(x, t, alpha_bar_t, params, out):
+    """Score of a product of uniform spheres, one per block of coordinates (SCIENCE.md 4.5).
+
+    Block b holds coordinates start_b .. start_b + k_b - 1 and the sphere of radius R_b
+    (centred at 0); with u its coordinates and kappa = a R_b ||u|| / v,
+        score_u = -u / v + (a R_b / v) A_{k_b/2}(kappa) u / ||u||,
+    A_nu = I_nu / I_{nu-1} (``_bessel_ratio``); at u = 0 the second term is 0 (its limit).
+    Coordinates outside every block have score -x / v. A sphere in k coordinates is one
+    block; a flat torus is k = 2 blocks (circles).
+    ``params = (starts (m,) int64, sizes (m,) int64, radii (m,))``.
+    """
+    starts, sizes, radii = params
+    a = math.sqrt(alpha_bar_t)
+    v = 1.0 - alpha_bar_t
+    for i in range(x.shape[0]):
+        out[i] = -x[i] / v
+    for b in range(starts.shape[0]):
+        lo = starts[b]
+        hi = lo + sizes[b]
+        norm2 = 0.0
+        for i in range(lo, hi):
+            norm2 += x[i] * x[i]
+        norm = math.sqrt(norm2)
+        if norm == 0.0:
+            continue
+        pull = a * radii[b] / v
+        ratio = _bessel_ratio(0.5 * sizes[b], pull * norm)
+        for i in range(lo, hi):
+            out[i] += pull * ratio * (x[i] / norm)
+
+
+# -- uniform box (SCIENCE.md 4.6) ------------------------------------------------------------------
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: Beyond this point the Mills ratio is summed from its asymptotic series: 8 terms reach
+#: float64 precision for z >= 35 (the k-th term is (2k-1)!! / z^(2k) <= 1e-17 at k = 8).
+_MILLS_ASYMPTOTIC = 35.0
+#: Tail cut between the direct CDF difference and the Mills-ratio form (both are accurate
+#: there; the Mills form avoids the underflow of Phi far in the tails).
+_BOX_TAIL = 3.0
+
+
+@jit
+def _mills_ratio(z):
+    """m(z) = (1 - Phi(z)) / phi(z) for z >= 0, without underflow (erfc, then asymptotics)."""
+    if z < _MILLS_ASYMPTOTIC:
+        return _SQRT_HALF_PI * math.erfc(z / _SQRT2) * math.exp(0.5 * z * z)
+    iz2 = 1.0 / (z * z)
+    term = 1.0
+    acc = 1.0
+    for k in range(1, 9):
+        term *= -(2.0 * k - 1.0) * iz2
+        acc += term
+    return acc / z
+
+
+@jit
+def _box_ratio(z_lo, z_hi):
+    """(phi(z_lo) - phi(z_hi)) / (Phi(z_lo) - Phi(z_hi)) for z_lo > z_hi, stable everywhere.
+
+    Equals -E[Z | z_hi < Z < z_lo], Z ~ N(0, 1). In the upper tail (z_hi > 3) it is
+    -(1 - e^-D) / (m(z_hi) - e^-D m(z_lo)) with D = (z_lo^2 - z_hi^2) / 2 and m the Mills
+    ratio; the lower tail (z_lo < -3) is the mirror image; in between Phi and phi are formed
+    directly, the numerator as the larger of phi(z_lo), phi(z_hi) times an expm1 (no overflow
+    of the exponential, no cancellation in the difference).
+    """
+    if z_hi > _BOX_TAIL:
+        gap = 0.5 * (z_lo - z_hi) * (z_lo + z_hi)
+        e = math.exp(-gap)
+        return math.expm1(-gap) / (_mills_ratio(z_hi) - e * _mills_ratio(z_lo))
+    if z_lo < -_BOX_TAIL:
+        gap = 0.5 * (z_lo - z_hi) * (z_lo + z_hi)  # negative: z_hi is further out
+        e = math.exp(gap)
+        return -math.expm1(gap) / (_mills_ratio(-z_lo) - e * _mills_ratio(-z_hi))
+    half_gap = 0.5 * (z_hi - z_lo) * (z_hi + z_lo)  # (z_hi^2 - z_lo^2) / 2
+    if half_gap >= 0.0:
+        num = -_INV_SQRT_2PI * math.exp(-0.5 * z_lo * z_lo) * math.expm1(-half_gap)
+    else:
+        num = _INV_SQRT_2PI * math.exp(-0.5 * z_hi * z_hi) * math.expm1(half_gap)
+    if z_hi >= 0.0:
+        den = 0.5 * (math.erfc(z_hi / _SQRT2) - math.erfc(z_lo / _SQRT2))
+    elif z_lo <= 0.0:
+        den = 0.5 * (math.erfc(-z_lo / _SQRT2) - math.erfc(-z_hi / _SQRT2))
+    else:
+        den = 0.5 * (math.erf(z_lo / _SQRT2) - math.erf(z_hi / _SQRT2))
+    return num / den
+
+
+@jit
+def _score_box(x, t, alpha_bar_t, params, out):
+    """Score of the uniform law on the box prod_i [low_i, high_i] (SCIENCE.md 4.6).
+
+    Per box coordinate q_t(u) = (Phi(z_lo) - Phi(z_hi)) / (a (high - low)) with
+    z_lo = (u - a low) / sqrt(v), z_hi = (u - a high) / sqrt(v) (box coordinates 0..k-1), so
+        score(u) = (phi(z_lo) - phi(z_hi)) / (sqrt(v) (Phi(z_lo) - Phi(z_hi)))
+    (``_box_ratio``); other coordinates have score -x / v. ``params = (low (k,), high (k,))``.
+    """
+    low, high = params
+    a = math.sqrt(alpha_bar_t)
+    v = 1.0 - alpha_bar_t
+    sv = math.sqrt(v)
+    k = low.shape[0]
+    for i in range(k):
+        out[i] = _box_ratio((x[i] - a * low[i]) / sv, (x[i] - a * high[i]) / sv) / sv
+    for i in range(k, x.shape[0]):
+        out[i] = -x[i] / v
+
+
+# -- random rotation of any model (SCIENCE.md 4, last paragraph) ---------------------------------
+
+_ROTATED_CACHE: dict = {}
+
+
+def rotated_score_kernel(inner):
+    """Score kernel of Q X_0 from the kernel ``inner`` of X_0: score(x) = Q inner(Q^T x).
+
+    One compiled kernel per inner kernel (cached). ``params = (Q (d, d), inner_params)``.
+    """
+    kernel = _ROTATED_CACHE.get(inner)
+    if kernel is not None:
+        return kernel
+
+    def rotated(x, t, alpha_bar_t, params, out):
+        q_mat, inner_params = params
+        d = x.shape[0]
+        y = np.zeros(d)
+        for i in range(d):
+            xi = x[i]
+            for j in range(d):
+                y[j] += q_mat[i, j] * xi
+        s = np.empty(d)
+        inner(y, t, alpha_bar_t, inner_params, s)
+        for i in range(d):
+            acc = 0.0
+            for j in range(d):
+                acc += q_mat[i, j] * s[j]
+            out[i] = acc
+
+    kernel = jit(rotated)
+    _ROTATED_CACHE[inner] = kernel
+    return kernel

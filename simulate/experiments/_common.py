@@ -36,9 +36,11 @@ def provenance() -> dict[str, object]:
     """Code version, package versions and the numba thread count."""
     import numba
 
-    info: dict[str, object] = {"code_version": code_version(),
-                               "numba_threads": int(numba.get_num_threads()),
-                               "cpu_count": os.cpu_count()}
+    info: dict[str, object] = {
+        "code_version": code_version(),
+        "numba_threads": int(numba.get_num_threads()),
+        "cpu_count": os.cpu_count(),
+    }
     for name in _PACKAGES:
         info[f"{name}_version"] = importlib.metadata.version(name)
     return info

@@ -58,8 +58,9 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(T_grid=(20, 50, 100, 200, 500), d_grid=(8, 64, 512, 10000),
-                   mc_d=(8, 64), mc_n=4000)
+        return cls(
+            T_grid=(20, 50, 100, 200, 500), d_grid=(8, 64, 512, 10000), mc_d=(8, 64), mc_n=4000
+        )
 
     @classmethod
     def full(cls) -> Config:
@@ -76,8 +77,9 @@ def _model(config: Config, d: int) -> models.SubspaceGaussian:
     return models.SubspaceGaussian(d, config.s, cov=np.full(config.s, config.lam))
 
 
-def _exact_row(config: Config, c0: float, c1: float, init: str, variance: str, T: int,
-               d: int) -> dict:
+def _exact_row(
+    config: Config, c0: float, c1: float, init: str, variance: str, T: int, d: int
+) -> dict:
     sch = schedules.li(T, c0, c1)
     model = _model(config, d)
     start = exact.target_law(model, sch, t=T) if init == "exact" else None
@@ -86,8 +88,17 @@ def _exact_row(config: Config, c0: float, c1: float, init: str, variance: str, T
     per_coord = metrics.kl_gaussian(target, law, per_coordinate=True)
     support = model.support
     return {
-        "kind": "exact", "c0": c0, "c1": c1, "init": init, "variance": variance, "T": T,
-        "d": d, "s": config.s, "lam": config.lam, "seed": np.nan, "n": np.nan,
+        "kind": "exact",
+        "c0": c0,
+        "c1": c1,
+        "init": init,
+        "variance": variance,
+        "T": T,
+        "d": d,
+        "s": config.s,
+        "lam": config.lam,
+        "seed": np.nan,
+        "n": np.nan,
         "kl": float(per_coord.sum()),
         "kl_support": float(per_coord[support].sum()),
         "kl_off_support": float(per_coord[~support].sum()),
@@ -109,9 +120,20 @@ def _mc_row(config: Config, c0: float, c1: float, variance: str, d: int) -> dict
     band = max(MC_MIN_SIGMAS, float(sps.norm.isf(MC_FAMILYWISE / (2 * n_stats))))
     worst = float(max(np.abs(z_mean).max(), np.abs(z_var).max()))
     return {
-        "kind": "mc", "c0": c0, "c1": c1, "init": "standard", "variance": variance,
-        "T": config.mc_T, "d": d, "s": config.s, "lam": config.lam, "seed": config.seed,
-        "n": n, "max_abs_z": worst, "band_sigmas": band, "within_band": worst <= band,
+        "kind": "mc",
+        "c0": c0,
+        "c1": c1,
+        "init": "standard",
+        "variance": variance,
+        "T": config.mc_T,
+        "d": d,
+        "s": config.s,
+        "lam": config.lam,
+        "seed": config.seed,
+        "n": n,
+        "max_abs_z": worst,
+        "band_sigmas": band,
+        "within_band": worst <= band,
         "alpha_bar_T": float(sch.alpha_bar[-1]),
     }
 
@@ -169,17 +191,19 @@ def verdicts(df: pd.DataFrame) -> list[dict]:
             t_ref = _reference_T(sub)
             at = sub[sub["T"] == t_ref]
             slope = fit_line(at["d"], at["kl"]) if at["d"].nunique() >= 3 else None
-            out.append({
-                "claim_id": "disc.posterior_ddim_d_free",
-                "setting": _setting(c0, c1, init, variance),
-                "predicted": f"relative spread of KL over d < {D_FREE_RTOL:g}",
-                "measured": f"max relative spread {spread:.3g}; dKL/dd at T={t_ref}: "
-                            f"{slope if slope else 'n/a'} (alpha_bar_T {abar_T.min():.2g}"
-                            f"-{abar_T.max():.2g})",
-                "verdict": "holds" if spread < D_FREE_RTOL else "fails",
-                "detail": f"d in {sorted(sub['d'].unique())}, T in {sorted(sub['T'].unique())}; "
-                          f"spread at T={t_ref}: {_spread(at):.3g}",
-            })
+            out.append(
+                {
+                    "claim_id": "disc.posterior_ddim_d_free",
+                    "setting": _setting(c0, c1, init, variance),
+                    "predicted": f"relative spread of KL over d < {D_FREE_RTOL:g}",
+                    "measured": f"max relative spread {spread:.3g}; dKL/dd at T={t_ref}: "
+                    f"{slope if slope else 'n/a'} (alpha_bar_T {abar_T.min():.2g}"
+                    f"-{abar_T.max():.2g})",
+                    "verdict": "holds" if spread < D_FREE_RTOL else "fails",
+                    "detail": f"d in {sorted(sub['d'].unique())}, "
+                    f"T in {sorted(sub['T'].unique())}; spread at T={t_ref}: {_spread(at):.3g}",
+                }
+            )
         beta = grp[grp["variance"] == "beta"]
         if not beta.empty and beta["d"].nunique() >= 3:
             t_ref = _reference_T(beta)
@@ -188,15 +212,17 @@ def verdicts(df: pd.DataFrame) -> list[dict]:
             resid = at["kl"] - (fit.intercept + fit.slope * at["d"])
             rel = float(np.max(np.abs(resid) / at["kl"]))
             holds = fit.ci_low > 0 and rel < LINEAR_RTOL
-            out.append({
-                "claim_id": "disc.beta_linear_in_d",
-                "setting": _setting(c0, c1, init, "beta") + f", T={t_ref}",
-                "predicted": "KL = a + b d with b > 0",
-                "measured": f"b = {fit} per coordinate (OLS, 95% CI); max relative "
-                            f"residual {rel:.2g}",
-                "verdict": "holds" if holds else "fails",
-                "detail": f"d in {sorted(at['d'].unique())}; a = {fit.intercept:.4g}",
-            })
+            out.append(
+                {
+                    "claim_id": "disc.beta_linear_in_d",
+                    "setting": _setting(c0, c1, init, "beta") + f", T={t_ref}",
+                    "predicted": "KL = a + b d with b > 0",
+                    "measured": f"b = {fit} per coordinate (OLS, 95% CI); max relative "
+                    f"residual {rel:.2g}",
+                    "verdict": "holds" if holds else "fails",
+                    "detail": f"d in {sorted(at['d'].unique())}; a = {fit.intercept:.4g}",
+                }
+            )
         for variance, sub in grp.groupby("variance", sort=False):
             d_small = sub["d"].min()
             line = sub[sub["d"] == d_small].sort_values("T")
@@ -212,31 +238,36 @@ def verdicts(df: pd.DataFrame) -> list[dict]:
                 verdict = "fails"
             else:
                 verdict = "inconclusive"
-            out.append({
-                "claim_id": "disc.T_decay",
-                "setting": _setting(c0, c1, init, variance) + f", d={d_small}",
-                "predicted": f"p >= {p_bound:.3g} (apparent exponent of log^3 T / T on this "
-                             "T grid; 1 without the logs)",
-                "measured": f"p = {p:.3g} [{lo:.3g}, {hi:.3g}] (95% CI of the log-log OLS; "
-                            "exact values, so the interval measures curvature)",
-                "verdict": verdict,
-                "detail": f"T in {sorted(line['T'].unique())}",
-            })
+            out.append(
+                {
+                    "claim_id": "disc.T_decay",
+                    "setting": _setting(c0, c1, init, variance) + f", d={d_small}",
+                    "predicted": f"p >= {p_bound:.3g} (apparent exponent of log^3 T / T on this "
+                    "T grid; 1 without the logs)",
+                    "measured": f"p = {p:.3g} [{lo:.3g}, {hi:.3g}] (95% CI of the log-log OLS; "
+                    "exact values, so the interval measures curvature)",
+                    "verdict": verdict,
+                    "detail": f"T in {sorted(line['T'].unique())}",
+                }
+            )
     mc = df[df["kind"] == "mc"]
     if not mc.empty:
         bad = mc[~mc["within_band"].astype(bool)]
-        out.append({
-            "claim_id": "disc.mc_matches_exact",
-            "setting": f"{len(mc)} cells, n = {int(mc['n'].iloc[0])}, T = {int(mc['T'].iloc[0])}",
-            "predicted": "per-coordinate mean and variance of samples within the Bonferroni "
-                         f"band (>= {MC_MIN_SIGMAS:g} SE, family-wise {MC_FAMILYWISE:g}) of "
-                         "the exact law",
-            "measured": f"worst |z| = {mc['max_abs_z'].max():.3g} (band "
-                        f"{mc['band_sigmas'].min():.3g}-{mc['band_sigmas'].max():.3g}); "
-                        f"{len(bad)} cell(s) outside",
-            "verdict": "holds" if bad.empty else "fails",
-            "detail": "Monte Carlo sampler (fused numba path) vs simulate.exact",
-        })
+        out.append(
+            {
+                "claim_id": "disc.mc_matches_exact",
+                "setting": f"{len(mc)} cells, n = {int(mc['n'].iloc[0])}, "
+                f"T = {int(mc['T'].iloc[0])}",
+                "predicted": "per-coordinate mean and variance of samples within the Bonferroni "
+                f"band (>= {MC_MIN_SIGMAS:g} SE, family-wise {MC_FAMILYWISE:g}) of "
+                "the exact law",
+                "measured": f"worst |z| = {mc['max_abs_z'].max():.3g} (band "
+                f"{mc['band_sigmas'].min():.3g}-{mc['band_sigmas'].max():.3g}); "
+                f"{len(bad)} cell(s) outside",
+                "verdict": "holds" if bad.empty else "fails",
+                "detail": "Monte Carlo sampler (fused numba path) vs simulate.exact",
+            }
+        )
     return out
 
 
