@@ -249,6 +249,7 @@ class _GramProblem:
             self.y_mean = np.zeros(Y.shape[1])
             Xc, Yc = X, Y
         self.n = n
+        self._Xc, self._Yc = Xc, Yc  # kept for the least-squares case lam = 0
         self.G = np.ascontiguousarray(Xc.T @ Xc) / n
         self.C = np.ascontiguousarray(Yc.T @ Xc) / n
         self.yy = np.ascontiguousarray(np.einsum("ij,ij->j", Yc, Yc)) / n
@@ -266,31 +267,56 @@ class _GramProblem:
         max_iter: int,
         where: str,
         parallel: bool = True,
+        failures: list[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Solve all outputs at levels ``lam`` (m,), warm-started from ``W`` (modified).
 
-        Returns ``(W, gap, rr, sweeps)``; warns with :class:`LassoConvergenceWarning`
-        (naming ``where`` and the gap) when an output hits the iteration cap.
+        Outputs with lam = 0 are solved as least squares (``numpy.linalg.lstsq``).
+
+        Returns ``(W, gap, rr, sweeps)``. When an output hits the iteration cap, a message
+        naming ``where`` and the gap is appended to ``failures``, or, if that is None, warned
+        at once as a :class:`LassoConvergenceWarning`.
         """
         m = self.C.shape[0]
-        gap = np.empty(m)
+        gap = np.zeros(m)
         rr = np.empty(m)
-        sweeps = np.empty(m, dtype=np.int64)
-        p = self.G.shape[0]
-        parallel = parallel and m * p * p >= LASSO_PARALLEL_WORK
-        kernel = _lasso_gram if parallel else _lasso_gram_serial
-        kernel(self.G, self.C, self.yy, lam, W, tol, max_iter, gap, rr, sweeps)
+        sweeps = np.zeros(m, dtype=np.int64)
+        zero = lam == 0.0
+        if np.any(zero):
+            # lam = 0 is least squares, where the duality gap is the residual itself and never
+            # vanishes: solve it directly (minimum norm when not unique, as LinearDSM does).
+            B = np.linalg.lstsq(self._Xc, self._Yc[:, zero], rcond=None)[0]
+            W[zero] = B.T
+            R = self._Yc[:, zero] - self._Xc @ B
+            rr[zero] = np.einsum("ij,ij->j", R, R) / self.n
+        rest = np.flatnonzero(~zero)
+        if rest.size:
+            p = self.G.shape[0]
+            parallel = parallel and rest.size * p * p >= LASSO_PARALLEL_WORK
+            kernel = _lasso_gram if parallel else _lasso_gram_serial
+            every = rest.size == m
+            C = self.C if every else np.ascontiguousarray(self.C[rest])
+            yy = self.yy if every else np.ascontiguousarray(self.yy[rest])
+            lam_r = np.ascontiguousarray(lam if every else lam[rest])
+            W_r = W if every else np.ascontiguousarray(W[rest])
+            g, r, sw = np.empty(rest.size), np.empty(rest.size), np.empty(rest.size, np.int64)
+            kernel(self.G, C, yy, lam_r, W_r, tol, max_iter, g, r, sw)
+            if not every:
+                W[rest] = W_r
+            gap[rest], rr[rest], sweeps[rest] = g, r, sw
         bad = np.flatnonzero(gap > tol * self.yy)
         if bad.size:
             j = int(bad[np.argmax(gap[bad])])
-            warnings.warn(
+            message = (
                 f"lasso did not converge {where}: after {max_iter} sweeps the duality gap "
                 f"of output j={j} is {gap[j]:.3g} > tol * ||y_j||^2 / n = "
                 f"{tol * self.yy[j]:.3g} ({bad.size} of {m} outputs above tolerance); "
-                "raise max_iter or tol",
-                LassoConvergenceWarning,
-                stacklevel=3,
+                "raise max_iter or tol"
             )
+            if failures is None:
+                warnings.warn(message, LassoConvergenceWarning, stacklevel=3)
+            else:
+                failures.append(message)
         return W, gap, rr, sweeps
 
     def intercept(self, W: np.ndarray) -> np.ndarray:
@@ -897,7 +923,7 @@ class L1DSM(_AffineFitted):
         self.r_rule = check_choice("r_rule", r_rule, ("scaled", "null"))
         self.r_constant = check_real("r_constant", r_constant, low=0.0, low_open=True)
         self.cv_folds = check_int("cv_folds", cv_folds, low=2, high=self.n)
-        if self.r == "cv" and self.function_class != "linear":
+        if isinstance(self.r, str) and self.r == "cv" and self.function_class != "linear":
             raise ValueError(
                 "r='cv' is available for function_class='linear' only; "
                 "give r a value or 'rule' for the nonparametric class"
@@ -915,10 +941,19 @@ class L1DSM(_AffineFitted):
     def _fit(self, schedule: Schedule) -> None:
         T = schedule.T
         self._r_user = None if isinstance(self.r, str) else _per_step("r", self.r, T)
+        self._failures: list[str] = []
         if self.function_class == "linear":
             self._fit_linear(schedule)
         else:
             self._fit_nonparametric(schedule)
+        if self._failures:
+            more = len(self._failures) - 1
+            warnings.warn(
+                self._failures[0]
+                + (f" [and {more} more lasso fit(s) of this estimator]" if more else ""),
+                LassoConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _rule_factor(self) -> float:
         """c sqrt(2 log d / n): the rule's r per unit of residual scale."""
@@ -969,7 +1004,8 @@ class L1DSM(_AffineFitted):
         self.nnz_per_step, self.gap_per_step, self.sweeps_per_step = nnz, gaps, sweeps
 
     def _solve(self, prob: _GramProblem, lam: float, W: np.ndarray, where: str) -> tuple:
-        return prob.solve(np.full(self.d, lam), W, self.tol, self.max_iter, where)
+        lam_all = np.full(self.d, lam)
+        return prob.solve(lam_all, W, self.tol, self.max_iter, where, failures=self._failures)
 
     def _rule_linear(self, prob: _GramProblem, W: np.ndarray, where: str) -> tuple:
         """Level r/2 (lasso units) of the rule, its sigma, and the solution (class docstring)."""

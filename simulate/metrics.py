@@ -83,3 +83,165 @@ def _psd_sqrt(c: np.ndarray) -> np.ndarray:
 def _check_same_d(p: GaussianLaw, q: GaussianLaw) -> None:
     if p.d != q.d:
         raise ValueError(f"laws have different dimensions: {p.d} and {q.d}")
+
+
+# -- score error (SCIENCE.md 1.1) --------------------------------------------------------------
+
+__all__ += ["ScoreError", "score_error"]
+
+
+class ScoreError:
+    """Per-step score error eps_score(t)^2 = E_{q_t} ||s_t(X_t) - grad log q_t(X_t)||^2.
+
+    Attributes (arrays of length T, index t - 1 is step t)
+    ----------------------------------------------------
+    t : step indices 1..T
+    eps2, eps2_se : the error and its Monte Carlo standard error (0 for method "exact")
+    support, support_se : the part on the data's support: the coordinates in
+        ``model.support`` (aligned data), or the projection onto the data subspace
+        ``model.U`` (rotated data); NaN when the model has neither
+    off_support, off_support_se : the rest (eps2 = support + off_support)
+    method : "mc" or "exact"
+    """
+
+    def __init__(self, **arrays: Any) -> None:
+        self.method: str = arrays.pop("method")
+        for name, value in arrays.items():
+            setattr(self, name, value)
+        self.T = int(self.t.shape[0])
+
+    def average(self, part: str = "eps2", steps: str = "all") -> tuple[float, float]:
+        """(mean over steps, its standard error), steps independent.
+
+        ``steps="all"``: (1/T) sum_{t=1}^T, the eps_score^2 of SCIENCE.md 1.1.
+        ``steps="sampler"``: mean over t = 2..T, the steps whose score the sampler uses.
+        """
+        if part not in ("eps2", "support", "off_support"):
+            raise ValueError(f"part={part!r} is not supported; allowed: eps2, support, off_support")
+        if steps not in ("all", "sampler"):
+            raise ValueError(f"steps={steps!r} is not supported; allowed: all, sampler")
+        sel = slice(0, self.T) if steps == "all" else slice(1, self.T)
+        values = getattr(self, part)[sel]
+        ses = getattr(self, f"{part}_se")[sel]
+        return float(np.mean(values)), float(np.sqrt(np.sum(ses**2)) / values.size)
+
+    @property
+    def mean(self) -> float:
+        """eps_score^2 of SCIENCE.md 1.1: (1/T) sum_t eps_score(t)^2."""
+        return self.average()[0]
+
+    def frame(self) -> Any:
+        """Per-step table (pandas.DataFrame)."""
+        import pandas as pd
+
+        names = ["eps2", "eps2_se", "support", "support_se", "off_support", "off_support_se"]
+        return pd.DataFrame({"t": self.t, **{k: getattr(self, k) for k in names}})
+
+    def __repr__(self) -> str:
+        m, se = self.average()
+        return f"ScoreError(T={self.T}, eps2={m:.4g} +- {se:.2g}, method={self.method!r})"
+
+
+def score_error(
+    estimator: Any,
+    model: Any,
+    schedule: Any,
+    n_eval: int = 1000,
+    seed: int = 0,
+    method: str = "mc",
+) -> ScoreError:
+    """eps_score(t)^2 per step and its average (SCIENCE.md 1.1), support and off-support.
+
+    Parameters
+    ----------
+    estimator : Estimator (fitted to ``schedule`` here if needed) or data model
+    model : data model
+        The truth: q_t = law(a X_0 + sqrt(v) W) and its score ``model.score(x, abar_t)``.
+    schedule : Schedule
+    n_eval : int
+        Monte Carlo draws of X_t per step (n_eval >= 2), fresh at each step from
+        ``numpy.random.default_rng([seed, t])``; the standard error of eps2(t) is the sample
+        standard deviation of ||s_t - grad log q_t||^2 over sqrt(n_eval).
+    seed : int
+    method : {"mc", "exact"}
+        "exact": for an affine estimate on a Gaussian model (``affine_score`` on both,
+        ``model.noised_law``), E||Delta x + delta||^2 = tr(Delta C Delta^T) + ||Delta m + delta||^2
+        with Delta = S_t - S_t*, delta = b_t - b_t*, (m, C) the mean and covariance of q_t;
+        no Monte Carlo (standard errors 0).
+    """
+    from simulate._validation import check_choice, check_int, check_seed
+    from simulate.estimators import as_estimator
+    from simulate.models.base import as_model
+
+    est = as_estimator(estimator)
+    truth = as_model(model)
+    n_eval = check_int("n_eval", n_eval, low=2)
+    seed = check_seed(seed)
+    method = check_choice("method", method, ("mc", "exact"))
+    if method == "exact" and not (hasattr(truth, "affine_score") and hasattr(truth, "noised_law")):
+        raise TypeError(
+            f"method='exact' needs a Gaussian model (affine_score, noised_law); got {truth!r}"
+        )
+    if est.d != truth.d:
+        raise ValueError(f"estimator has d={est.d}, model has d={truth.d} (must match)")
+    est.fit(schedule)
+    T, d = schedule.T, truth.d
+    mask = getattr(truth, "support", None)
+    basis = None if mask is not None else getattr(truth, "U", None)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+    out = {k: np.zeros(T) for k in ("eps2", "eps2_se", "support", "support_se")}
+    out.update({k: np.zeros(T) for k in ("off_support", "off_support_se")})
+    if mask is None and basis is None:
+        for k in ("support", "support_se", "off_support", "off_support_se"):
+            out[k][:] = np.nan
+    for t in range(1, T + 1):
+        alpha_bar = float(schedule.alpha_bar[t - 1])
+        if method == "exact":
+            total, on, off = _score_error_exact(est, truth, t, alpha_bar, mask, basis)
+            out["eps2"][t - 1] = total
+            if mask is not None or basis is not None:
+                out["support"][t - 1] = on
+                out["off_support"][t - 1] = off
+            continue
+        rng = np.random.default_rng([seed, t])
+        x0 = truth.sample(n_eval, rng)
+        x = np.sqrt(alpha_bar) * x0 + np.sqrt(1.0 - alpha_bar) * rng.standard_normal((n_eval, d))
+        e = np.asarray(est.score(x, t), dtype=np.float64) - truth.score(x, alpha_bar)
+        if not np.all(np.isfinite(e)):
+            raise ValueError(f"the score error at step t={t} is not finite")
+        parts = {"eps2": np.einsum("ij,ij->i", e, e)}
+        if mask is not None:
+            parts["support"] = np.einsum("ij,ij->i", e[:, mask], e[:, mask])
+            parts["off_support"] = np.einsum("ij,ij->i", e[:, ~mask], e[:, ~mask])
+        elif basis is not None:
+            proj = e @ basis
+            rest = e - proj @ basis.T
+            parts["support"] = np.einsum("ij,ij->i", proj, proj)
+            parts["off_support"] = np.einsum("ij,ij->i", rest, rest)
+        for name, sq in parts.items():
+            out[name][t - 1] = float(np.mean(sq))
+            out[f"{name}_se"][t - 1] = float(np.std(sq, ddof=1) / np.sqrt(n_eval))
+    return ScoreError(t=np.arange(1, T + 1), method=method, **out)
+
+
+def _score_error_exact(
+    est: Any, truth: Any, t: int, alpha_bar: float, mask: Any, basis: Any
+) -> tuple[float, float, float]:
+    """E||e||^2 and its support / off-support parts for e = Delta x + delta, q_t = N(m, C)."""
+    S_e, b_e = est.affine_score(t)
+    S_m, b_m = truth.affine_score(alpha_bar)
+    law = truth.noised_law(alpha_bar)
+    full = [np.diag(S) if np.ndim(S) == 1 else np.asarray(S) for S in (S_e, S_m)]
+    delta_S = full[0] - full[1]
+    shift = delta_S @ law.mean + (b_e - b_m)
+    C = np.diag(law.cov) if np.ndim(law.cov) == 1 else law.cov
+    E = delta_S @ C @ delta_S.T + np.outer(shift, shift)  # E[e e^T]
+    total = float(np.trace(E))
+    if mask is not None:
+        return total, float(np.sum(np.diag(E)[mask])), float(np.sum(np.diag(E)[~mask]))
+    if basis is not None:
+        rest = np.eye(truth.d) - basis @ basis.T  # projector onto the complement
+        on = float(np.trace(basis.T @ E @ basis))
+        return total, on, float(np.trace(rest @ E @ rest))
+    return total, float("nan"), float("nan")

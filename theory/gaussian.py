@@ -648,8 +648,9 @@ def derived_bound(
     with np.errstate(divide="ignore"):
         scale = np.where(m_ > 0.0, 1.0 / (2.0 * m_**2), np.inf)
     # 0 * inf would be NaN: a term that is exactly zero stays zero.
-    init_term = np.where(d_init == 0.0, 0.0, d_init**2 * scale) + mean_kl
-    disc_term = np.where(span == 0.0, 0.0, span**2 * scale)
+    with np.errstate(invalid="ignore"):
+        init_term = np.where(d_init == 0.0, 0.0, d_init**2 * scale) + mean_kl
+        disc_term = np.where(span == 0.0, 0.0, span**2 * scale)
     return DerivedBound(delta_lo=lo, delta_hi=hi, kl=kl, init=init_term, disc=disc_term)
 
 

@@ -75,7 +75,9 @@ def objective(s_: sp.Expr, m_: sp.Expr = m, r_: sp.Expr = r) -> sp.Expr:
 
 def soft_expr(z_: sp.Expr, c_: sp.Expr) -> sp.Expr:
     """soft(z, c) = sign(z) max(|z| - c, 0) as a SymPy Piecewise."""
-    return sp.Piecewise((z_ - c_, sp.factor(z_ - c_) > 0), (z_ + c_, sp.factor(z_ + c_) < 0), (0, True))
+    return sp.Piecewise(
+        (z_ - c_, sp.factor(z_ - c_) > 0), (z_ + c_, sp.factor(z_ + c_) < 0), (0, True)
+    )
 
 
 def soft_threshold_cases() -> dict[str, dict[str, sp.Expr]]:

@@ -26,14 +26,15 @@ L3  Size of abar_T (``abar_T_bounds``). If the cap is reached (tau <= T - 1):
         exp(-(1 + h + (c1 - c0) log T) / (1 - max(beta_1, h)))
             <= abar_T <=  exp(-1 + h (1 + beta_1)) * T^(-(c1 - c0 / (1 - h/2))),
 
-    and if it is not reached: 1 - T^(c1 - c0) <= abar_T <= 1.  Derived by hand from L2,
+    and if it is not reached, with S = beta_1 ((1+h)^T - h) = sum_t beta_t (L2):
+    exp(-S / (1 - max(beta_1, h))) <= abar_T <= exp(-S).  Derived by hand from L2,
     prod(1 - b_i) <= exp(-sum b_i), log(1 - x) >= -x / (1 - x), h - h^2/2 <= log(1+h) <= h;
     the inequalities are CHECKED numerically over a Hypothesis-drawn domain (SymPy cannot
     carry the chain), their limits as T -> oo are PROVED by SymPy:
     the exponent of T tends to c1 - c0, so abar_T is polynomially small iff c1 > c0; with
-    c0 = c1 both bounds tend to exp(-1) (abar_T does NOT tend to 0: e.g. 0.80 at T = 100,
-    0.50 at T = 1000 for c0 = c1 = 4); with c1 < c0 the cap is never reached for large T
-    and abar_T -> 1.
+    c0 = c1 the cap is never reached (log(1+h) < h) and S -> 1, so abar_T -> exp(-1)
+    (abar_T does NOT tend to 0: 0.80 at T = 100, 0.50 at T = 1000 for c0 = c1 = 4); with
+    c1 < c0, S <= T^(c1 - c0) -> 0 and abar_T -> 1.
 L4  Ratio of consecutive steps: for t >= 2,
 
         beta_t / v_{t-1} <= 2 h (1 + h) / (1 - h),   1 <= v_t / v_{t-1} <= 1 + beta_t / v_{t-1},
@@ -67,6 +68,7 @@ __all__ = [
     "ratio_bound",
     "ratio_bound_expr",
     "step_ratio_max",
+    "uncapped_sum_expr",
 ]
 
 #: h = c1 log T / T (SCIENCE.md 1.1).
@@ -114,6 +116,11 @@ def abar_T_lower_expr() -> sp.Expr:
     return sp.exp(-(1 + h + (c1 - c0) * sp.log(T)) / (1 - sp.Max(beta1, h)))
 
 
+def uncapped_sum_expr() -> sp.Expr:
+    """S = sum_{t<=T} beta_t = beta_1 ((1+h)^T - h) when no step is capped (Lemma L2)."""
+    return growth_sum_closed(T)
+
+
 def ratio_bound_expr() -> sp.Expr:
     """Hbar(h) = 2 h (1 + h) / (1 - h)^2 (Lemma L4)."""
     return 2 * h * (1 + h) / (1 - h) ** 2
@@ -151,7 +158,8 @@ def abar_T_bounds(T: int, c0: float, c1: float) -> tuple[float, float]:
         lower = math.exp(-(1.0 + hh + (c1 - c0) * math.log(T)) / (1.0 - max(b1, hh)))
         upper = math.exp(-1.0 + hh * (1.0 + b1) - (c1 - c0 / (1.0 - hh / 2.0)) * math.log(T))
         return lower, min(upper, 1.0)
-    return max(1.0 - float(T) ** (c1 - c0), 0.0), 1.0
+    total = b1 * (math.exp(T * math.log1p(hh)) - hh)
+    return math.exp(-total / (1.0 - max(b1, hh))), math.exp(-total)
 
 
 def ratio_bound(hh: float) -> float:

@@ -144,12 +144,20 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, params, out):
 # -- coordinatewise sparse models (SCIENCE.md 4.3, 4.4) -----------------------------------------
 
 
+#: |z| beyond which exp(-|z|) underflows to 0 in float64: the logistic is then exactly 0 or 1.
+_EXP_UNDERFLOW = 746.0
+
+
 @jit
 def _logistic_pair(z):
     """(1 / (1 + e^-z), 1 / (1 + e^z)) without overflow or cancellation, for z in [-inf, inf]."""
     if z >= 0.0:
+        if z > _EXP_UNDERFLOW:
+            return 1.0, 0.0
         e = math.exp(-z)
         return 1.0 / (1.0 + e), e / (1.0 + e)
+    if z < -_EXP_UNDERFLOW:
+        return 0.0, 1.0
     e = math.exp(z)
     return e / (1.0 + e), 1.0 / (1.0 + e)
 
@@ -177,50 +185,167 @@ def _score_spike_slab(x, t, alpha_bar_t, params, out):
         out[i] = -xi * (q / v + p / v1)
 
 
-#: Tolerance on sum_i p_i - s when choosing the tilt of the conditional Bernoulli law: any
-#: tilt is exact; one that puts the mean count within 1/2 of s keeps P(count = s) near the
-#: mode of the count (no underflow), which is all the tilt is for.
-_TILT_TOL = 0.5
-_TILT_MAX_ITER = 200
+#: Any tilt lambda of the conditional Bernoulli law is exact; it only keeps P(count = s) near
+#: the mode of the count, so that nothing underflows. The search stops once the mean count is
+#: within max(1/2, its standard deviation) of s: then P(count = s) >~ 0.2 / sd.
+_TILT_MAX_ITER = 100
+#: Coordinates per checkpoint of the prefix count distributions: memory O((d / B + B) s)
+#: instead of O(d s); each block is recomputed once in the backward sweep.
+_PREFIX_BLOCK = 32
 
 
 @jit
-def _tilt_count(logr, s):
-    """lambda with sum_i logistic(logr_i - lambda) within 1/2 of s (safeguarded Newton)."""
+def _logaddexp(x, y):
+    """log(e^x + e^y) for x, y in [-inf, inf)."""
+    if x < y:
+        x, y = y, x
+    if y == -np.inf:
+        return x
+    return x + math.log1p(math.exp(y - x))
+
+
+@jit
+def _top_values(x, m, top_val, top_idx):
+    """The m largest entries of ``x`` in descending order (values and indices), by insertion.
+
+    O(d m) in the worst case, O(d + m^2 log(d / m)) on average for data in random order; a
+    hand-written selection (numba's sort and partition are slow to compile).
+    """
+    count = 0
+    for i in range(x.shape[0]):
+        val = x[i]
+        if count == m:
+            if not val > top_val[m - 1]:
+                continue
+            j = m - 2
+        else:
+            j = count - 1
+            count += 1
+        while j >= 0 and top_val[j] < val:
+            top_val[j + 1] = top_val[j]
+            top_idx[j + 1] = top_idx[j]
+            j -= 1
+        top_val[j + 1] = val
+        top_idx[j + 1] = i
+
+
+@jit
+def _capped_tilt(logr, s):
+    """lambda solving sum_i min(1, exp(logr_i - lambda)) = s (then s/2 <= E count <= s).
+
+    With l_(1) >= l_(2) >= ... the sorted logr, the solution saturates the m largest and is
+    lambda_m = log(sum_{j > m} e^(l_(j))) - log(s - m) with l_(m+1) <= lambda_m < l_(m).
+    Needs the s largest values only (``_top_values``) and one pass over the rest.
+    """
     d = logr.shape[0]
-    top = -np.inf
+    top = np.empty(s)
+    top_idx = np.empty(s, dtype=np.int64)
+    _top_values(logr, s, top, top_idx)
+    chosen = np.zeros(d, dtype=np.bool_)
+    for j in range(s):
+        chosen[top_idx[j]] = True
+    ref = -np.inf
     for i in range(d):
-        if logr[i] > top:
-            top = logr[i]
-    acc = 0.0
-    for i in range(d):
-        acc += math.exp(logr[i] - top)
-    lam = top + math.log(acc) - math.log(s)  # exact when every p_i is small
-    lo = -np.inf  # h(lo) > 0
-    hi = np.inf  # h(hi) < 0
-    for _ in range(_TILT_MAX_ITER):
-        h = -float(s)
-        slope = 0.0
+        if not chosen[i] and logr[i] > ref:
+            ref = logr[i]
+    tail = -np.inf
+    if ref > -np.inf:
+        acc = 0.0
         for i in range(d):
-            p, q = _logistic_pair(logr[i] - lam)
-            h += p
-            slope += p * q
-        if abs(h) <= _TILT_TOL:
+            if not chosen[i]:
+                acc += math.exp(logr[i] - ref)
+        tail = ref + math.log(acc)
+    log_tail = np.empty(s + 1)  # log_tail[m] = log sum_{j > m} e^(l_(j))
+    log_tail[s] = tail
+    for m in range(s - 1, -1, -1):
+        log_tail[m] = _logaddexp(log_tail[m + 1], top[m])
+    for m in range(s):
+        lam = log_tail[m] - math.log(s - m)
+        if top[m] <= lam and (m == 0 or lam < top[m - 1]):
             return lam
-        if h > 0.0:
+    return log_tail[0] - math.log(s)
+
+
+@jit
+def _tilt_count(logr, s, p, q):
+    """Tilt lambda with sum_i p_i within max(1/2, sd) of s; writes p_i, q_i = 1 - p_i.
+
+    p_i = logistic(logr_i - lambda). Starts from the capped solution (``_capped_tilt``: mean
+    count in [s/2, s]) and refines by Newton steps on F(lambda) = log(sum_i p_i) - log s,
+    F' = -sum p q / sum p, kept inside the bracket found so far (bisection there, geometric
+    expansion without one). Returns lambda.
+    """
+    d = logr.shape[0]
+    if s >= d:  # every coordinate is in the support
+        for i in range(d):
+            p[i] = 1.0
+            q[i] = 0.0
+        return -np.inf
+    lam = _capped_tilt(logr, s)
+    lo = -np.inf  # count mean > s here
+    hi = np.inf  # count mean < s here
+    expand = 1.0
+    for _ in range(_TILT_MAX_ITER):
+        mean = 0.0
+        var = 0.0
+        for i in range(d):
+            p[i], q[i] = _logistic_pair(logr[i] - lam)
+            mean += p[i]
+            var += p[i] * q[i]
+        if abs(mean - s) <= max(0.5, math.sqrt(var)):
+            return lam
+        if mean > s:
             lo = lam
         else:
             hi = lam
-        step = lam + h / slope if slope > 0.0 else np.nan
+        step = np.nan
+        if var > 0.0 and mean > 0.0:
+            step = lam + mean * (math.log(mean) - math.log(s)) / var
         if lo < step < hi:
             lam = step
-        elif math.isinf(lo):
-            lam = hi - max(1.0, abs(hi))
-        elif math.isinf(hi):
-            lam = lo + max(1.0, abs(lo))
-        else:
+        elif lo > -np.inf and hi < np.inf:
             lam = 0.5 * (lo + hi)
+        else:
+            expand *= 2.0
+            lam = hi - expand if lo == -np.inf else lo + expand
+    for i in range(d):
+        p[i], q[i] = _logistic_pair(logr[i] - lam)
     return lam
+
+
+@jit
+def _dot_shifted(a, b, shift, n):
+    """sum_{k < n} a[k] b[k + shift], in four interleaved partial sums (fixed order)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    k = 0
+    while k + 4 <= n:
+        s0 += a[k] * b[k + shift]
+        s1 += a[k + 1] * b[k + 1 + shift]
+        s2 += a[k + 2] * b[k + 2 + shift]
+        s3 += a[k + 3] * b[k + 3 + shift]
+        k += 4
+    while k < n:
+        s0 += a[k] * b[k + shift]
+        k += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit
+def _count_step(prev, p, q, cur):
+    """Count law after one more Bernoulli(p): cur[k] = q prev[k] + p prev[k - 1], k <= s."""
+    cur[0] = q * prev[0]
+    for k in range(1, prev.shape[0]):
+        cur[k] = q * prev[k] + p * prev[k - 1]
+
+
+@jit
+def _copy_row(src, i, dst, j):
+    """dst[j, :] = src[i, :] (an explicit loop: slice assignment is slow to compile)."""
+    for k in range(src.shape[1]):
+        dst[j, k] = src[i, k]
 
 
 @jit
@@ -230,59 +355,73 @@ def _random_support_posterior(x, a, v, tau, s, incl, excl):
     The support S (|S| = s, uniform) has posterior P(S | x) prop. to prod_{i in S} r_i,
     r_i = N(x_i; 0, v1) / N(x_i; 0, v), so P(i in S | x) = r_i e_{s-1}(r_{-i}) / e_s(r).
     Computed in a scaled domain: with p_i = logistic(log r_i - lambda), q_i = 1 - p_i (any
-    lambda), this is the law of independent Bernoulli(p_i) conditioned on their count being
-    s, and e_j ratios become Poisson-binomial probabilities:
+    lambda: e_j(r) = e^(j lambda) e_j(p / q)), this is the law of independent Bernoulli(p_i)
+    conditioned on their count N being s, and
         P(i in S | x)     = p_i P(N_{-i} = s - 1) / P(N = s),
         P(i not in S | x) = q_i P(N_{-i} = s) / P(N = s),
-    with N_{-i} the count without coordinate i, from prefix (stored) and suffix (running)
-    count distributions truncated at s. Every operation adds or multiplies non-negative
-    numbers in [0, 1], so nothing overflows and rounding is relative. lambda is chosen so
-    that E N is within 1/2 of s (``_tilt_count``). O(d s) time, O(d s) memory.
+    N_{-i} the count without coordinate i, from prefix and suffix count laws truncated at s:
+    P(N_{-i} = j) = sum_k P(N_{<i} = k) P(N_{>i} = j - k). Every operation adds or multiplies
+    numbers in [0, 1], so nothing overflows and rounding errors stay relative (about d ulps);
+    lambda (``_tilt_count``) keeps P(N = s) away from underflow. The prefix laws are stored
+    every ``_PREFIX_BLOCK`` coordinates and recomputed block by block in the backward sweep.
+    O(d s) time, O((d / B + B) s) memory. The complement P(i not in S | x) is summed
+    directly when P(i in S | x) > 1/2 (at most 2 s coordinates), else taken as 1 - P.
     """
     d = x.shape[0]
     c = a * a * tau * tau
     half_log_ratio = 0.5 * math.log1p(c / v)
     gain = 0.5 * (c / v) / (c + v)
+    logr = np.empty(d)
+    for i in range(d):
+        logr[i] = gain * x[i] * x[i] - half_log_ratio
     p = np.empty(d)
     q = np.empty(d)
-    for i in range(d):
-        p[i] = gain * x[i] * x[i] - half_log_ratio  # log r_i
-    lam = _tilt_count(p, s)
-    for i in range(d):
-        p[i], q[i] = _logistic_pair(p[i] - lam)
-    # prefix[i, k] = P(count of coordinates < i equals k), k = 0..s
-    prefix = np.zeros((d + 1, s + 1))
-    prefix[0, 0] = 1.0
-    for i in range(d):
-        prev = prefix[i]
-        cur = prefix[i + 1]
-        pi = p[i]
-        qi = q[i]
-        cur[0] = qi * prev[0]
-        for k in range(1, s + 1):
-            cur[k] = qi * prev[k] + pi * prev[k - 1]
-    total = prefix[d, s]
-    # suffix[k] = P(count of coordinates > i equals k), updated from i = d-1 down to 0
-    suffix = np.zeros(s + 1)
-    suffix[0] = 1.0
-    for i in range(d - 1, -1, -1):
-        pre = prefix[i]
-        with_i = 0.0  # P(N_{-i} = s - 1)
-        for k in range(s):
-            with_i += pre[k] * suffix[s - 1 - k]
-        incl[i] = p[i] * with_i / total
-        if incl[i] > 0.5:
-            without_i = 0.0  # P(N_{-i} = s)
-            for k in range(s + 1):
-                without_i += pre[k] * suffix[s - k]
-            excl[i] = q[i] * without_i / total
-        else:
-            excl[i] = 1.0 - incl[i]
-        pi = p[i]
-        qi = q[i]
-        for k in range(s, 0, -1):
-            suffix[k] = qi * suffix[k] + pi * suffix[k - 1]
-        suffix[0] = qi * suffix[0]
+    _tilt_count(logr, s, p, q)
+    width = _PREFIX_BLOCK
+    n_blocks = (d + width - 1) // width
+    # checkpoint[b, k] = P(count of coordinates < b * width equals k), k = 0..s
+    checkpoint = np.zeros((n_blocks + 1, s + 1))
+    checkpoint[0, 0] = 1.0
+    block = np.empty((width + 1, s + 1))
+    for b in range(n_blocks):
+        _copy_row(checkpoint, b, block, 0)
+        lo = b * width
+        hi = min(d, lo + width)
+        for i in range(lo, hi):
+            _count_step(block[i - lo], p[i], q[i], block[i - lo + 1])
+        _copy_row(block, hi - lo, checkpoint, b + 1)
+    total = checkpoint[n_blocks, s]
+    # rsuf[j] = P(count of coordinates > i equals s - j): reversed so that both sums below
+    # run forward in memory.
+    rsuf = np.zeros(s + 1)
+    rsuf[s] = 1.0
+    nxt = np.empty(s + 1)
+    for b in range(n_blocks - 1, -1, -1):
+        _copy_row(checkpoint, b, block, 0)
+        lo = b * width
+        hi = min(d, lo + width)
+        for i in range(lo, hi):
+            _count_step(block[i - lo], p[i], q[i], block[i - lo + 1])
+        for i in range(hi - 1, lo - 1, -1):
+            pre = block[i - lo]
+            with_i = _dot_shifted(pre, rsuf, 1, s)  # P(N_{-i} = s - 1)
+            incl[i] = p[i] * with_i / total
+            if incl[i] > 0.5:
+                without_i = _dot_shifted(pre, rsuf, 0, s + 1)  # P(N_{-i} = s)
+                excl[i] = q[i] * without_i / total
+            else:
+                excl[i] = 1.0 - incl[i]
+            pi = p[i]
+            qi = q[i]
+            for j in range(s):
+                nxt[j] = qi * rsuf[j] + pi * rsuf[j + 1]
+            nxt[s] = qi * rsuf[s]
+            rsuf, nxt = nxt, rsuf
+
+
+#: ``what`` flag of ``_score_random_support``: return the score, or the denoiser D_t.
+RANDOM_SUPPORT_SCORE = 0
+RANDOM_SUPPORT_DENOISER = 1
 
 
 @jit
@@ -291,9 +430,11 @@ def _score_random_support(x, t, alpha_bar_t, params, out):
 
     score_i = -x_i / v + P(i in S | x) (x_i / v - x_i / v1), v1 = a^2 tau^2 + v, written as
     -x_i (P(i not in S | x) / v + P(i in S | x) / v1) so that no 1 - P cancellation is
-    magnified by 1/v. ``params = (s, tau)``.
+    magnified by 1/v. ``params = (s, tau, what)``: with what = ``RANDOM_SUPPORT_DENOISER``
+    the kernel writes the denoiser D_t(x)_i = P(i in S | x) a tau^2 x_i / v1 instead (one
+    compiled kernel serves both, which halves the compile time of this large kernel).
     """
-    s, tau = params
+    s, tau, what = params
     a = math.sqrt(alpha_bar_t)
     v = 1.0 - alpha_bar_t
     v1 = alpha_bar_t * tau * tau + v
@@ -301,23 +442,12 @@ def _score_random_support(x, t, alpha_bar_t, params, out):
     incl = np.empty(d)
     excl = np.empty(d)
     _random_support_posterior(x, a, v, tau, s, incl, excl)
-    for i in range(d):
-        out[i] = -x[i] * (excl[i] / v + incl[i] / v1)
-
-
-@jit
-def _denoise_random_support(x, t, alpha_bar_t, params, out):
-    """D_t(x)_i = P(i in S | x) a tau^2 x_i / v1 (posterior mean; same layout as a score)."""
-    s, tau = params
-    a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
-    v1 = alpha_bar_t * tau * tau + v
-    d = x.shape[0]
-    incl = np.empty(d)
-    excl = np.empty(d)
-    _random_support_posterior(x, a, v, tau, s, incl, excl)
-    for i in range(d):
-        out[i] = incl[i] * (a * tau * tau / v1) * x[i]
+    if what == RANDOM_SUPPORT_DENOISER:
+        for i in range(d):
+            out[i] = incl[i] * (a * tau * tau / v1) * x[i]
+    else:
+        for i in range(d):
+            out[i] = -x[i] * (excl[i] / v + incl[i] / v1)
 
 
 # -- spheres and tori (SCIENCE.md 4.5) -----------------------------------------------------------
@@ -492,14 +622,16 @@ _ROTATED_CACHE: dict = {}
 def rotated_score_kernel(inner):
     """Score kernel of Q X_0 from the kernel ``inner`` of X_0: score(x) = Q inner(Q^T x).
 
-    One compiled kernel per inner kernel (cached). ``params = (Q (d, d), inner_params)``.
+    One compiled kernel per inner kernel (cached). ``params = (Q (d, d),) + inner_params``
+    (flat: the parallel row loop cannot take nested tuples).
     """
     kernel = _ROTATED_CACHE.get(inner)
     if kernel is not None:
         return kernel
 
     def rotated(x, t, alpha_bar_t, params, out):
-        q_mat, inner_params = params
+        q_mat = params[0]
+        inner_params = params[1:]
         d = x.shape[0]
         y = np.zeros(d)
         for i in range(d):

@@ -11,7 +11,11 @@ Notation (code -> SCIENCE.md):
 Tweedie (SCIENCE.md 2): grad log q_t(x) = (sqrt(abar_t) D_t(x) - x) / (1 - abar_t).
 
 A user's model is any object with ``d``, ``sample(n, seed)`` and at least one of ``score`` /
-``denoiser``; :func:`as_model` checks it and supplies the missing one by Tweedie.
+``denoiser``; :func:`as_model` checks it and supplies the missing one by Tweedie. A user's
+model may instead (or also) give ``numba_score() -> (kernel, params)``, a jitted row kernel
+with the signature of ``simulate._kernels.sampling``: then the fused sampler path is open to
+it, and when it has no Python ``score`` its score is that kernel applied row by row, so that
+the fused and batch paths give identical numbers.
 """
 
 from __future__ import annotations
@@ -99,22 +103,24 @@ class DataModel:
 
 
 class UserModel(DataModel):
-    """Adapter for a user's object that has ``d``, ``sample`` and ``score`` or ``denoiser``."""
+    """Adapter for a user's object with ``d``, ``sample`` and ``score``, ``denoiser`` or
+    ``numba_score`` (see the module docstring)."""
 
     def __init__(self, obj: Any) -> None:
         missing = [m for m in ("d", "sample") if not hasattr(obj, m)]
         if missing:
             raise TypeError(
                 f"a data model needs the member(s) {', '.join(missing)}; "
-                f"{type(obj).__name__} has neither (required: d, sample(n, seed), "
+                f"{type(obj).__name__} lacks them (required: d, sample(n, seed), "
                 "and score(x, alpha_bar) or denoiser(x, alpha_bar))"
             )
         has_score = callable(getattr(obj, "score", None))
         has_denoiser = callable(getattr(obj, "denoiser", None))
-        if not (has_score or has_denoiser):
+        self._kernel = self._user_kernel(obj)
+        if not (has_score or has_denoiser or self._kernel is not None):
             raise TypeError(
-                f"a data model needs score(x, alpha_bar) or denoiser(x, alpha_bar); "
-                f"{type(obj).__name__} has neither"
+                f"a data model needs score(x, alpha_bar) or denoiser(x, alpha_bar) "
+                f"(or numba_score()); {type(obj).__name__} has none of them"
             )
         self.obj = obj
         self.d = check_int("d", obj.d, low=1)
@@ -133,11 +139,40 @@ class UserModel(DataModel):
             )
         return x
 
+    @staticmethod
+    def _user_kernel(obj: Any) -> tuple[Any, tuple] | None:
+        """The object's ``numba_score()``, checked to be None or a (kernel, params) pair."""
+        method = getattr(obj, "numba_score", None)
+        if not callable(method):
+            return None
+        kernel = method()
+        if kernel is None:
+            return None
+        if not (isinstance(kernel, tuple) and len(kernel) == 2 and callable(kernel[0])):
+            raise TypeError(
+                f"{type(obj).__name__}.numba_score() must return None or (kernel, params) "
+                f"with a jitted kernel(x, t, alpha_bar_t, params, out); got {kernel!r}"
+            )
+        if not isinstance(kernel[1], tuple):
+            raise TypeError(
+                f"{type(obj).__name__}.numba_score() params must be a tuple, "
+                f"got {type(kernel[1]).__name__}"
+            )
+        return kernel
+
+    def numba_score(self) -> tuple[Any, tuple] | None:
+        return self._kernel
+
     def score(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         x = self._check_points(x)
         alpha_bar = check_alpha_bar(alpha_bar)
         if self._has_score:
             return self._checked(self.obj.score(x, alpha_bar), x, "score", alpha_bar)
+        if self._kernel is not None:
+            fn, params = self._kernel
+            out = np.empty_like(x)
+            rowwise_score(fn)(x, 0, alpha_bar, params, out)
+            return out
         return score_from_denoiser(x, self._denoiser(x, alpha_bar), alpha_bar)
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
