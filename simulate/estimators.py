@@ -92,9 +92,11 @@ STREAM_CV_FOLDS = 3
 LASSO_TOL = 1e-10
 #: Iteration cap (full sweeps over the coordinates) per lasso problem.
 LASSO_MAX_SWEEPS = 100_000
-#: Smallest m p^2 (outputs x squared features) for which the lasso runs its parallel build:
-#: below it a thread launch costs more than the work (the numbers are identical either way).
-LASSO_PARALLEL_WORK = 2**18
+#: Smallest m p^2 (outputs x squared features) for which the lasso runs its parallel build
+#: (the numbers are identical either way). Measured (benchmarks/bench_lasso.py, 2 cores
+#: shared with other jobs): at d = 200 (m p^2 = 8e6) the serial build is faster, since a
+#: warm-started step is a few milliseconds of work and thread wake-ups cost as much.
+LASSO_PARALLEL_WORK = 2**26
 #: Default constant c of the rule r_t = c sigma_t sqrt(2 log d / n): c = 2 makes the lasso
 #: level in scikit-learn's 1/(2n) scaling r/2 = sigma sqrt(2 log d / n), the universal
 #: threshold (Bickel, Ritov & Tsybakov 2009 use a multiple of it).

@@ -104,6 +104,14 @@ class ScoreError:
     method : "mc" or "exact"
     """
 
+    t: np.ndarray
+    eps2: np.ndarray
+    eps2_se: np.ndarray
+    support: np.ndarray
+    support_se: np.ndarray
+    off_support: np.ndarray
+    off_support_se: np.ndarray
+
     def __init__(self, **arrays: Any) -> None:
         self.method: str = arrays.pop("method")
         for name, value in arrays.items():

@@ -141,3 +141,224 @@ def plot_discretization(df: pd.DataFrame) -> Figure:
     )
     fig.tight_layout()
     return fig
+
+
+# -- score estimators: sample complexity and r sensitivity (issue 4) ---------------------------
+
+__all__ += ["ESTIMATOR_STYLE", "plot_r_sensitivity", "plot_sample_complexity"]
+
+#: One colour and marker per score estimator (experiments sample_complexity, r_sensitivity).
+ESTIMATOR_STYLE: dict[str, dict[str, str]] = {
+    "ls": {"color": PALETTE[7], "marker": "o", "label": "least squares (LinearDSM)"},
+    "l1_denoiser": {"color": PALETTE[0], "marker": "s", "label": "l1 on denoiser (L1DSM)"},
+    "l1_score": {"color": PALETTE[3], "marker": "v", "label": "l1 on score (L1DSM)"},
+    "empirical": {"color": PALETTE[2], "marker": "^", "label": "empirical (memorizes)"},
+}
+
+
+def plot_sample_complexity(df: pd.DataFrame) -> Figure:
+    """eps_score^2 against n, d and s (rows), per data geometry (columns), log-log.
+
+    Points: mean over replicates, bars: min to max; the legend gives the log-log slope
+    fitted to all replicates. Dashed grey: the exact least-squares formula (``pred_ls``).
+    """
+    sweeps = [s for s in ("n", "d", "s") if s in set(df["sweep"])]
+    geometries = [g for g in ("aligned", "rotated", "random_support") if g in set(df["geometry"])]
+    fig, axes = new_figure(len(sweeps), len(geometries), width=3.9, height=3.1)
+    for r, sweep in enumerate(sweeps):
+        for c, geometry in enumerate(geometries):
+            ax = axes[r, c]
+            panel = df[(df["sweep"] == sweep) & (df["geometry"] == geometry)]
+            for name, style in ESTIMATOR_STYLE.items():
+                sub = panel[panel["estimator"] == name]
+                if sub.empty:
+                    continue
+                stats = sub.groupby(sweep)["eps2"].agg(["mean", "min", "max"])
+                slope = fitted_slope(sub[sweep], sub["eps2"])
+                ax.errorbar(
+                    stats.index,
+                    stats["mean"],
+                    yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+                    color=style["color"],
+                    marker=style["marker"],
+                    markersize=3,
+                    linewidth=1,
+                    capsize=2,
+                    label=f"{style['label']}: slope {slope:.2f}",
+                )
+            ls = panel[(panel["estimator"] == "ls") & panel["pred_ls"].notna()]
+            if not ls.empty:
+                pred = ls.groupby(sweep)["pred_ls"].mean()
+                ax.plot(
+                    pred.index,
+                    pred.values,
+                    "--",
+                    color="0.55",
+                    linewidth=1,
+                    label="least squares, exact formula",
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            if not panel.empty:
+                _log_ticks(ax, panel[sweep])
+                fixed = {"n": ("d", "s"), "d": ("n", "s"), "s": ("n", "d")}[sweep]
+                held = ", ".join(f"{k}={int(panel[k].iloc[0])}" for k in fixed)
+                ax.set_title(f"{geometry}; {held}", fontsize=8)
+            ax.set_xlabel(sweep)
+            ax.set_ylabel("eps_score^2 (SCIENCE.md 1.1)")
+            ax.legend(fontsize=5.5, loc="best")
+    T = int(df["T"].iloc[0]) if "T" in df else 0
+    fig.suptitle(
+        f"Sample complexity of score estimation (Li schedule, T = {T}); "
+        f"{df['replicate'].nunique()} replicates per point",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_r_sensitivity(df: pd.DataFrame) -> Figure:
+    """eps_score^2 and exact KL(q_1 || p_1) against r / r_rule, per geometry (rows).
+
+    Lines: mean over replicates per parametrization of the penalty; stars: the
+    cross-validated r; grey dashed: least squares (r = 0); black dotted: the exact score
+    (discretization error only); vertical line: the rule (factor 1).
+    """
+    geometries = [g for g in ("aligned", "rotated") if g in set(df["geometry"])]
+    metrics_ = [
+        ("eps2", "eps_score^2"),
+        ("kl_posterior", "KL, posterior sampler"),
+        ("kl_beta", "KL, beta sampler"),
+    ]
+    colours = {"denoiser": ESTIMATOR_STYLE["l1_denoiser"], "score": ESTIMATOR_STYLE["l1_score"]}
+    fig, axes = new_figure(len(geometries), len(metrics_), width=3.6, height=3.0)
+    for r, geometry in enumerate(geometries):
+        panel = df[df["geometry"] == geometry]
+        for c, (col, title) in enumerate(metrics_):
+            ax = axes[r, c]
+            for parametrization, style in colours.items():
+                swept = panel[
+                    (panel["parametrization"] == parametrization)
+                    & panel["choice"].isin(["rule", "factor"])
+                ]
+                if swept.empty:
+                    continue
+                mean = swept.groupby("factor")[col].mean()
+                ax.plot(
+                    mean.index,
+                    mean.values,
+                    color=style["color"],
+                    marker=style["marker"],
+                    markersize=3,
+                    linewidth=1,
+                    label=f"penalty on {parametrization}",
+                )
+                cv = panel[
+                    (panel["parametrization"] == parametrization) & (panel["choice"] == "cv")
+                ]
+                if not cv.empty:
+                    ax.plot(
+                        cv["factor"],
+                        cv[col],
+                        "*",
+                        color=style["color"],
+                        markersize=7,
+                        alpha=0.7,
+                        label=f"{parametrization}: cross-validated r",
+                    )
+            for choice, fmt, label in (
+                ("ls", "--", "least squares (r = 0)"),
+                ("exact", ":", "exact score"),
+            ):
+                ref = panel[panel["choice"] == choice][col]
+                if not ref.empty and (col != "eps2" or choice != "exact"):
+                    ax.axhline(
+                        ref.mean(),
+                        linestyle=fmt,
+                        color="0.3" if choice == "exact" else "0.55",
+                        linewidth=1,
+                        label=label,
+                    )
+            ax.axvline(1.0, color="0.8", linewidth=1)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("r / r_rule")
+            ax.set_title(f"{title}; {geometry}", fontsize=8)
+            if c == 0:
+                ax.legend(fontsize=5.5, loc="best")
+    first = df.iloc[0]
+    fig.suptitle(
+        f"Sensitivity to r (d = {int(first['d'])}, s = {int(first['s'])}, n = {int(first['n'])}, "
+        f"T = {int(first['T'])}); {df['replicate'].nunique()} replicates",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+# -- sparsity of the true score and denoiser (issue 3) -----------------------------------------
+
+__all__ += ["plot_sparsity"]
+
+
+def plot_sparsity(df: pd.DataFrame) -> Figure:
+    """Effective sparsity of the exact score and denoiser against alpha_bar, per model.
+
+    The x axis is the signal-to-noise ratio alpha_bar / (1 - alpha_bar) on a log scale
+    (labelled by alpha_bar), which spreads both ends of the alpha_bar grid.
+
+    Panels: the score's ||v||_1^2 / ||v||_2^2 as a fraction of d; the denoiser's share of
+    squared mass in its top s coordinates; the denoiser's ||v||_1^2 / ||v||_2^2 as a fraction
+    of d. Points are means over replicates with 95% t intervals; dashed lines are the claims'
+    thresholds (experiment ``sparsity``) and 2/pi, the value of a Gaussian vector.
+    """
+    from simulate.experiments.sparsity import DENSE_FRACTION, SPARSE_SHARE
+    from simulate.stats import mean_ci
+
+    panels = (
+        ("score_eff_frac", "score: ||v||_1^2 / (||v||_2^2 d)", DENSE_FRACTION, "linear"),
+        ("denoiser_top_share", "denoiser: share of ||v||^2 in top s", SPARSE_SHARE, "linear"),
+        ("denoiser_eff_frac", "denoiser: ||v||_1^2 / (||v||_2^2 d)", None, "log"),
+    )
+    fig, axes = new_figure(1, len(panels), width=4.2, height=3.6)
+    keys = list(dict.fromkeys(df["model_key"]))
+    markers = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
+    for c, (col, title, threshold, yscale) in enumerate(panels):
+        ax = axes[0, c]
+        for i, key in enumerate(keys):
+            sub = df[df["model_key"] == key]
+            stats = [(ab, *mean_ci(g[col].to_numpy())) for ab, g in sub.groupby("alpha_bar")]
+            ab, mean, lo, hi = (np.array(v, dtype=float) for v in zip(*stats, strict=True))
+            first = sub.iloc[0]
+            ax.errorbar(
+                ab / (1.0 - ab),
+                mean,
+                yerr=np.vstack([mean - lo, hi - mean]),
+                color=PALETTE[i % len(PALETTE)],
+                marker=markers[i % len(markers)],
+                linestyle="-" if i < len(PALETTE) else "--",
+                markersize=3,
+                linewidth=1,
+                capsize=2,
+                label=f"{key} (d={int(first['d'])}, s={int(first['s_model'])})",
+            )
+        if threshold is not None:
+            ax.axhline(threshold, color="0.4", linestyle="--", linewidth=1)
+        if col == "score_eff_frac":
+            ax.axhline(2 / np.pi, color="0.7", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale(yscale)
+        grid = np.array(sorted(set(df["alpha_bar"])), dtype=float)
+        ax.set_xticks(grid / (1.0 - grid), [f"{g:g}" for g in grid], fontsize=6)
+        ax.minorticks_off()
+        ax.set_xlabel("alpha_bar (log scale of alpha_bar / (1 - alpha_bar))")
+        ax.set_title(title, fontsize=8)
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=6)
+    fig.suptitle(
+        f"Is the true score sparse? Exact scores and denoisers on draws of q_t "
+        f"({df['replicate'].nunique()} replicates of n = {int(df['n'].iloc[0])}); "
+        "dashed: claim thresholds, dotted: 2/pi (Gaussian noise)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig

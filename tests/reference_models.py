@@ -67,7 +67,11 @@ def mixture_log_density(
 def mixture_score_denoiser(
     means: np.ndarray, covs: np.ndarray, weights: np.ndarray, x: np.ndarray, alpha_bar: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Score -sum_j w_j C_j^(-1)(x - a mu_j) and denoiser sum_j w_j (mu_j + a Sigma_j C_j^(-1)(x - a mu_j))."""
+    """Score and denoiser of a Gaussian mixture by dense solves with C_j = a^2 Sigma_j + v I.
+
+    score = -sum_j w_j C_j^(-1) (x - a mu_j),
+    D = sum_j w_j (mu_j + a Sigma_j C_j^(-1) (x - a mu_j)).
+    """
     a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
     n, d = x.shape
     score = np.zeros((n, d))
@@ -76,10 +80,9 @@ def mixture_score_denoiser(
     solved = []
     for j, (mu, c, w) in enumerate(zip(means, covs, weights, strict=True)):
         cov = a * a * c + v * np.eye(d)
-        log_w[:, j] = (
-            (math.log(w) if w > 0 else -np.inf)
-            + stats.multivariate_normal.logpdf(x, a * mu, cov).reshape(n)
-        )
+        log_w[:, j] = (math.log(w) if w > 0 else -np.inf) + stats.multivariate_normal.logpdf(
+            x, a * mu, cov
+        ).reshape(n)
         solved.append(np.linalg.solve(cov, (x - a * mu).T).T)
     w = np.exp(log_w - special.logsumexp(log_w, axis=1, keepdims=True))
     for j, (mu, c) in enumerate(zip(means, covs, strict=True)):
@@ -221,7 +224,9 @@ def sphere_log_mean_exp(k: int, kappa: float) -> float:
 
     width = min(math.pi, 10.0 / math.sqrt(max(kappa, 1e-300)))
     pts = [width] if width < math.pi else None
-    val, _ = integrate.quad(integrand, 0.0, math.pi, points=pts, epsabs=0.0, epsrel=1e-13, limit=500)
+    val, _ = integrate.quad(
+        integrand, 0.0, math.pi, points=pts, epsabs=0.0, epsrel=1e-13, limit=500
+    )
     norm = math.sqrt(math.pi) * math.exp(special.gammaln((k - 1) / 2.0) - special.gammaln(k / 2.0))
     return kappa + math.log(val) - math.log(norm)
 
@@ -274,9 +279,7 @@ def _log_ndtr_diff(z_lo: float, z_hi: float) -> float:
     return float(big + np.log1p(-np.exp(small - big)))
 
 
-def box_log_density(
-    low: np.ndarray, high: np.ndarray, x: np.ndarray, alpha_bar: float
-) -> float:
+def box_log_density(low: np.ndarray, high: np.ndarray, x: np.ndarray, alpha_bar: float) -> float:
     """sum over box coordinates of log((Phi(z_lo) - Phi(z_hi)) / (a (high - low))), rest N(0, v)."""
     a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
     k = low.size
@@ -296,11 +299,24 @@ def box_denoiser(low: np.ndarray, high: np.ndarray, x: np.ndarray, alpha_bar: fl
     out = np.zeros_like(x)
     loc = x[:, :k] / a
     scale = math.sqrt(v) / a
-    out[:, :k] = stats.truncnorm.mean((low - loc) / scale, (high - loc) / scale, loc=loc, scale=scale)
+    out[:, :k] = stats.truncnorm.mean(
+        (low - loc) / scale, (high - loc) / scale, loc=loc, scale=scale
+    )
     return out
 
 
 # -- empirical (4.2 with Sigma_j = 0) -----------------------------------------------------------
+
+
+def empirical_score_denoiser(
+    points: np.ndarray, x: np.ndarray, alpha_bar: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior softmax over the points, then score and denoiser (SCIENCE.md 4.2, Sigma_j = 0)."""
+    a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+    diff = x[:, None, :] - a * points[None, :, :]
+    log_w = -0.5 * np.sum(diff**2, axis=2) / v
+    w = np.exp(log_w - special.logsumexp(log_w, axis=1, keepdims=True))
+    return -np.einsum("nj,njd->nd", w, diff) / v, w @ points
 
 
 def empirical_log_density(points: np.ndarray, x: np.ndarray, alpha_bar: float) -> float:
@@ -308,4 +324,6 @@ def empirical_log_density(points: np.ndarray, x: np.ndarray, alpha_bar: float) -
     a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
     n, d = points.shape
     sq = np.sum((x - a * points) ** 2, axis=1)
-    return float(special.logsumexp(-0.5 * sq / v)) - math.log(n) - 0.5 * d * math.log(2 * math.pi * v)
+    return (
+        float(special.logsumexp(-0.5 * sq / v)) - math.log(n) - 0.5 * d * math.log(2 * math.pi * v)
+    )

@@ -83,6 +83,21 @@ def test_affine_kernel_matches_twin() -> None:
     np.testing.assert_allclose(got, ref.affine_score(x, S[1], b[1]), rtol=TWIN_RTOL, atol=1e-14)
 
 
+def test_perturbed_is_base_plus_field(rotated, sch) -> None:
+    """Perturbed kernel vs its definition: base score + G_t x + h_t (NumPy), and the
+    affine pair it reports."""
+    x = rotated.sample(6, seed=2) + 0.2
+    for field in ("constant", "linear"):
+        est = estimators.Perturbed(rotated, 0.4, field=field, seed=3).fit(sch)
+        for t in (1, 7):
+            ab = float(sch.alpha_bar[t - 1])
+            field_value = est._h[t - 1] + (x @ est._G[t - 1].T if field == "linear" else 0.0)
+            want = rotated.score(x, ab) + field_value
+            np.testing.assert_allclose(est.score(x, t), want, rtol=TWIN_RTOL, atol=1e-12)
+            S, b = est.affine_score(t)
+            np.testing.assert_allclose(ref.affine_score(x, S, b), want, rtol=1e-9, atol=1e-10)
+
+
 def test_empirical_estimator(aligned, sch) -> None:
     est = estimators.Empirical(aligned, n=20, seed=4).fit(sch)
     x = aligned.sample(6, seed=5) + 0.1

@@ -1,7 +1,21 @@
 """Score kernels of the built-in data models (SCIENCE.md section 4).
 
 Signature of every score kernel: ``score(x, t, alpha_bar_t, params, out)`` for one row
-``x`` (d,); models ignore the step index ``t``. Notation: a = sqrt(abar_t), v = 1 - abar_t.
+``x`` (d,); models ignore the step index ``t``. The public models in ``simulate.models``
+wrap them; their NumPy/SciPy/mpmath twins are in ``tests/reference_models.py``.
+
+Notation (code -> SCIENCE.md 4):
+
+=============================  ===========================================================
+``a``, ``v``                   a = sqrt(abar_t), v = 1 - abar_t
+``_score_subspace_gaussian``   4.1, Gaussian on a subspace
+``_score_lowrank_mixture``     4.2, mixtures (full rank r = d, low rank, points r = 0)
+``_score_spike_slab``          4.3, spike-and-slab, coordinatewise
+``_score_random_support``      4.4, exactly s non-zeros: e_j(r) ratios in a scaled domain
+``_score_sphere_product``      4.5, spheres and flat tori (Bessel ratio A_nu = I_nu/I_{nu-1})
+``_score_box``                 4.6, uniform box (normal CDF differences)
+``rotated_score_kernel``       4 (last paragraph), Q score(Q^T x)
+=============================  ===========================================================
 """
 
 from __future__ import annotations
@@ -155,11 +169,13 @@ def _logistic_pair(z):
         if z > _EXP_UNDERFLOW:
             return 1.0, 0.0
         e = math.exp(-z)
-        return 1.0 / (1.0 + e), e / (1.0 + e)
+        big = 1.0 / (1.0 + e)
+        return big, e * big
     if z < -_EXP_UNDERFLOW:
         return 0.0, 1.0
     e = math.exp(z)
-    return e / (1.0 + e), 1.0 / (1.0 + e)
+    big = 1.0 / (1.0 + e)
+    return e * big, big
 
 
 @jit
@@ -189,6 +205,11 @@ def _score_spike_slab(x, t, alpha_bar_t, params, out):
 #: the mode of the count, so that nothing underflows. The search stops once the mean count is
 #: within max(1/2, its standard deviation) of s: then P(count = s) >~ 0.2 / sd.
 _TILT_MAX_ITER = 100
+#: Count probabilities below this are set to 0 in the recursions. They are at most
+#: (s + 1) d 1e-250 in absolute terms against P(count = s) >~ 1e-3, so no score changes beyond
+#: 1e-240 relative; without the flush, products of small probabilities become subnormal
+#: numbers, which are exact to no more digits and make the arithmetic many times slower.
+_DP_FLUSH = 1e-250
 #: Coordinates per checkpoint of the prefix count distributions: memory O((d / B + B) s)
 #: instead of O(d s); each block is recomputed once in the backward sweep.
 _PREFIX_BLOCK = 32
@@ -238,6 +259,18 @@ def _capped_tilt(logr, s):
     Needs the s largest values only (``_top_values``) and one pass over the rest.
     """
     d = logr.shape[0]
+    # m = 0 (nothing saturates) is the solution when max_i logr_i <= log(sum_i r_i / s): the
+    # usual case at high noise, found with two passes and no selection.
+    big = -np.inf
+    for i in range(d):
+        if logr[i] > big:
+            big = logr[i]
+    acc = 0.0
+    for i in range(d):
+        acc += math.exp(logr[i] - big)
+    lam = big + math.log(acc) - math.log(s)
+    if big <= lam:
+        return lam
     top = np.empty(s)
     top_idx = np.empty(s, dtype=np.int64)
     _top_values(logr, s, top, top_idx)
@@ -293,7 +326,7 @@ def _tilt_count(logr, s, p, q):
             mean += p[i]
             var += p[i] * q[i]
         if abs(mean - s) <= max(0.5, math.sqrt(var)):
-            return lam
+            return lam  # p, q hold the values at this lambda
         if mean > s:
             lo = lam
         else:
@@ -315,30 +348,45 @@ def _tilt_count(logr, s, p, q):
 
 @jit
 def _dot_shifted(a, b, shift, n):
-    """sum_{k < n} a[k] b[k + shift], in four interleaved partial sums (fixed order)."""
+    """sum_{k < n} a[k] b[k + shift], in eight interleaved partial sums (fixed order).
+
+    Independent partial sums let the additions overlap (a plain loop is bound by the latency
+    of one chain of dependent additions); the order is fixed, so results are reproducible.
+    """
     s0 = 0.0
     s1 = 0.0
     s2 = 0.0
     s3 = 0.0
+    s4 = 0.0
+    s5 = 0.0
+    s6 = 0.0
+    s7 = 0.0
     k = 0
-    while k + 4 <= n:
-        s0 += a[k] * b[k + shift]
-        s1 += a[k + 1] * b[k + 1 + shift]
-        s2 += a[k + 2] * b[k + 2 + shift]
-        s3 += a[k + 3] * b[k + 3 + shift]
-        k += 4
+    while k + 8 <= n:
+        j = k + shift
+        s0 += a[k] * b[j]
+        s1 += a[k + 1] * b[j + 1]
+        s2 += a[k + 2] * b[j + 2]
+        s3 += a[k + 3] * b[j + 3]
+        s4 += a[k + 4] * b[j + 4]
+        s5 += a[k + 5] * b[j + 5]
+        s6 += a[k + 6] * b[j + 6]
+        s7 += a[k + 7] * b[j + 7]
+        k += 8
     while k < n:
         s0 += a[k] * b[k + shift]
         k += 1
-    return (s0 + s1) + (s2 + s3)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 @jit
 def _count_step(prev, p, q, cur):
     """Count law after one more Bernoulli(p): cur[k] = q prev[k] + p prev[k - 1], k <= s."""
-    cur[0] = q * prev[0]
+    val = q * prev[0]
+    cur[0] = val if val >= _DP_FLUSH else 0.0
     for k in range(1, prev.shape[0]):
-        cur[k] = q * prev[k] + p * prev[k - 1]
+        val = q * prev[k] + p * prev[k - 1]
+        cur[k] = val if val >= _DP_FLUSH else 0.0
 
 
 @jit
@@ -414,8 +462,10 @@ def _random_support_posterior(x, a, v, tau, s, incl, excl):
             pi = p[i]
             qi = q[i]
             for j in range(s):
-                nxt[j] = qi * rsuf[j] + pi * rsuf[j + 1]
-            nxt[s] = qi * rsuf[s]
+                val = qi * rsuf[j] + pi * rsuf[j + 1]
+                nxt[j] = val if val >= _DP_FLUSH else 0.0
+            val = qi * rsuf[s]
+            nxt[s] = val if val >= _DP_FLUSH else 0.0
             rsuf, nxt = nxt, rsuf
 
 
@@ -504,6 +554,21 @@ def _bessel_ratio_array(nu, x, out):
 
 
 @jit
+def _scaled_norm(x, lo, hi):
+    """||x[lo:hi]||_2 without underflow or overflow of the squares (scaled by max |x_i|)."""
+    big = 0.0
+    for i in range(lo, hi):
+        big = max(big, abs(x[i]))
+    if big == 0.0 or math.isinf(big):
+        return big
+    acc = 0.0
+    for i in range(lo, hi):
+        y = x[i] / big
+        acc += y * y
+    return big * math.sqrt(acc)
+
+
+@jit
 def _score_sphere_product(x, t, alpha_bar_t, params, out):
     """Score of a product of uniform spheres, one per block of coordinates (SCIENCE.md 4.5).
 
@@ -523,10 +588,7 @@ def _score_sphere_product(x, t, alpha_bar_t, params, out):
     for b in range(starts.shape[0]):
         lo = starts[b]
         hi = lo + sizes[b]
-        norm2 = 0.0
-        for i in range(lo, hi):
-            norm2 += x[i] * x[i]
-        norm = math.sqrt(norm2)
+        norm = _scaled_norm(x, lo, hi)
         if norm == 0.0:
             continue
         pull = a * radii[b] / v

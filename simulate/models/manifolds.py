@@ -44,8 +44,8 @@ def bessel_ratio(nu: float, x: Any) -> np.ndarray:
     ``scipy.special.ive(nu, x) / scipy.special.ive(nu - 1, x)`` where that is finite.
     """
     nu = check_real("nu", nu, low=0.0, low_open=True)
-    arr = np.ascontiguousarray(x, dtype=np.float64)
-    flat = arr.reshape(-1)
+    arr = np.asarray(x, dtype=np.float64)
+    flat = np.ascontiguousarray(arr.reshape(-1))
     if np.any(np.isnan(flat)) or np.any(flat < 0):
         raise ValueError("x must be >= 0 (and not NaN) for the Bessel ratio A_nu(x)")
     out = np.empty_like(flat)
@@ -86,7 +86,9 @@ class _SphereProduct(DataModel):
         out = np.zeros_like(x)
         for start, size, radius in zip(self._starts, self._sizes, self._radii, strict=True):
             u = x[:, start : start + size]
-            norm = np.linalg.norm(u, axis=1)
+            big = np.max(np.abs(u), axis=1)
+            scale = np.where(big > 0, big, 1.0)
+            norm = big * np.linalg.norm(u / scale[:, None], axis=1)  # no underflow
             kappa = np.ascontiguousarray(a * radius * norm / v)
             ratio = np.empty_like(kappa)
             _bessel_ratio_array(0.5 * size, kappa, ratio)

@@ -104,7 +104,9 @@ class _Mixture(DataModel):
         x = self.means[comp].copy()
         if r:
             z = rng.standard_normal((n, r)) * np.sqrt(self.lams[comp])
-            x += np.einsum("ndr,nr->nd", self.bases[comp], z)
+            for j in np.unique(comp):  # memory O(n d), not O(n d r)
+                rows = comp == j
+                x[rows] += z[rows] @ self.bases[j].T
         return x
 
     def responsibilities(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:

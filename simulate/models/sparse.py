@@ -82,12 +82,8 @@ class SpikeSlab(DataModel):
         c = alpha_bar * self.tau**2
         v = 1.0 - alpha_bar
         log_odds = self._params[0] - 0.5 * math.log1p(c / v) + 0.5 * (c / v) / (c + v) * x * x
-        with np.errstate(over="ignore"):
-            return np.where(
-                log_odds >= 0,
-                1.0 / (1.0 + np.exp(-np.abs(log_odds))),
-                np.exp(-np.abs(log_odds)) / (1.0 + np.exp(-np.abs(log_odds))),
-            )
+        e = np.exp(-np.abs(log_odds))  # in [0, 1]: no overflow
+        return np.where(log_odds >= 0, 1.0, e) / (1.0 + e)
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         a = math.sqrt(alpha_bar)

@@ -1,0 +1,74 @@
+"""The ``sparsity`` experiment (issue 3): contract, verdict structure and figure, on a tiny grid."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from simulate import plotting
+from simulate.experiments import sparsity
+
+TINY = sparsity.Config(
+    models=("aligned_gaussian", "rotated_gaussian", "random_support", "paper_toy"),
+    d=30,
+    s=3,
+    alpha_bars=(0.05, 0.5, 0.95),
+    n=60,
+    replicates=2,
+)
+CLAIMS = {"sparsity.score_dense", "sparsity.denoiser_sparse", "sparsity.rotation"}
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return sparsity.run(TINY)
+
+
+def test_config_contract():
+    for preset in (sparsity.Config.quick(), sparsity.Config.full()):
+        assert dataclasses.is_dataclass(preset)
+        assert all(
+            not isinstance(getattr(preset, f.name), list) for f in dataclasses.fields(preset)
+        )
+    assert sparsity.Config() == sparsity.Config.full()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TINY.d = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="unknown models"):
+        sparsity.Config(models=("nope",))
+
+
+def test_run_is_tidy_and_deterministic(table):
+    n_rows = len(TINY.models) * len(TINY.alpha_bars) * TINY.replicates
+    assert len(table) == n_rows
+    for col in ("model_key", "alpha_bar", "replicate", "seed", "d", "s_model", "n"):
+        assert col in table
+    for col in ("score_eff_frac", "score_top_share", "denoiser_eff_frac", "denoiser_top_share"):
+        assert np.all(np.isfinite(table[col]))
+    again = sparsity.run(dataclasses.replace(TINY, models=("aligned_gaussian",)))
+    first = table[table["model_key"] == "aligned_gaussian"].reset_index(drop=True)
+    np.testing.assert_array_equal(again["score_eff"], first["score_eff"])
+
+
+def test_verdicts_structure_survives_csv(table, tmp_path):
+    path = tmp_path / "sparsity.csv"
+    table.to_csv(path, index=False)
+    rows = sparsity.verdicts(pd.read_csv(path))
+    assert {r["claim_id"] for r in rows} == CLAIMS
+    for row in rows:
+        assert set(row) >= {"claim_id", "setting", "predicted", "measured", "verdict", "detail"}
+        assert row["verdict"] in ("holds", "fails", "inconclusive")
+        assert "[" in row["measured"]  # a 95% interval
+    by_claim = {(r["claim_id"], r["setting"].split(",")[0]): r["verdict"] for r in rows}
+    # the aligned denoiser is exactly supported on S, the literal score is dense
+    assert by_claim[("sparsity.denoiser_sparse", "subspace_gaussian(d=30")] == "holds"
+    assert by_claim[("sparsity.score_dense", "subspace_gaussian(d=30")] == "holds"
+
+
+def test_plot_sparsity_draws_the_table(table):
+    fig = plotting.plot_sparsity(table)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 3
