@@ -69,6 +69,30 @@ def render_report(
             )
             + " |"
         )
+    measured = {row["claim_id"] for row in rows}
+    pending = [c for c in claims.values() if c.experiment and c.id not in measured]
+    if pending:
+        lines += [
+            "",
+            "## Open claims not measured in this run",
+            "",
+            "| claim | statement | source | experiment |",
+            "|---|---|---|---|",
+        ]
+        for claim in pending:
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(x)
+                    for x in (
+                        f"`{claim.id}`",
+                        claim.statement,
+                        claim.source,
+                        f"{claim.experiment} (not run or not built yet)",
+                    )
+                )
+                + " |"
+            )
     theory_only = [c for c in claims.values() if not c.experiment]
     if theory_only:
         lines += [

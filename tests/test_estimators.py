@@ -15,7 +15,7 @@ from simulate._kernels.estimators import (
     _score_empirical,
     _score_empirical_soft,
 )
-from tests import reference_estimators as ref
+from tests import reference as ref
 
 #: Kernel vs twin: same formula, different summation order and exp/log implementation.
 TWIN_RTOL = 1e-10

@@ -15,7 +15,7 @@ from sklearn.linear_model import Lasso
 
 from simulate import estimators
 from simulate._kernels.lasso import _lasso_gram, _lasso_gram_serial
-from tests import reference_estimators as ref
+from tests import reference as ref
 
 #: Agreement demanded with scikit-learn (the issue's acceptance level).
 SKLEARN_ATOL = 1e-8

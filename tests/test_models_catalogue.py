@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from simulate import models, samplers, schedules
 from simulate.models.base import score_from_denoiser
-from tests import reference_models as ref
+from tests import reference as ref
 
 #: Finite differences: 4th-order stencil with h = FD_STEP sqrt(v). Every log q_t here has
 #: length scales >= sqrt(v) (noise variance v is added to every direction), so truncation is

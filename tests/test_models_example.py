@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simulate import models, samplers, schedules
-from tests.reference_models import fd_gradient
+from tests.reference import fd_gradient
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_model.py"
 #: 4th-order finite differences with h = 1e-3 sqrt(v) (see tests/test_models_catalogue.py).

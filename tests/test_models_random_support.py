@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simulate import models
-from tests import reference_models as ref
+from tests import reference as ref
 
 #: The issue's accuracy target for the elementary-symmetric-polynomial score.
 REFERENCE_RTOL = 1e-8

@@ -2,7 +2,7 @@
 
 Signature of every score kernel: ``score(x, t, alpha_bar_t, params, out)`` for one row
 ``x`` (d,); models ignore the step index ``t``. The public models in ``simulate.models``
-wrap them; their NumPy/SciPy/mpmath twins are in ``tests/reference_models.py``.
+wrap them; their NumPy/SciPy/mpmath twins are in ``tests/reference.py``.
 
 Notation (code -> SCIENCE.md 4):
 
