@@ -92,3 +92,13 @@ def _interval(
     left = "(" if low_open else "["
     right = ")" if high_open else "]"
     return f"{kind} in {left}{low}, {high}{right}"
+
+
+def check_points(x: Any, d: int, name: str = "x") -> np.ndarray:
+    """Rows of points in R^d: a finite float64 (n, d) array (one point (d,) becomes (1, d))."""
+    arr = check_finite_array(name, x)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != d:
+        raise ValueError(f"{name} must have shape (n, {d}), got {arr.shape}")
+    return arr

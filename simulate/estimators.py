@@ -56,6 +56,7 @@ from simulate._validation import (
     check_choice,
     check_finite_array,
     check_int,
+    check_points,
     check_real,
     check_seed,
 )
@@ -416,12 +417,7 @@ class _KernelEstimator(Estimator):
         raise NotImplementedError
 
     def _check_x(self, x: Any) -> np.ndarray:
-        x = check_finite_array("x", x)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.d:
-            raise ValueError(f"x must have shape (n, {self.d}), got {x.shape}")
-        return x
+        return check_points(x, self.d)
 
     def numba_score(self) -> tuple[Any, tuple] | None:
         if self.schedule is None:

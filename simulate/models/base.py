@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from simulate._kernels import rowwise_score
-from simulate._validation import check_alpha_bar, check_finite_array, check_int
+from simulate._validation import check_alpha_bar, check_int, check_points
 
 __all__ = ["DataModel", "UserModel", "as_model", "denoiser_from_score", "score_from_denoiser"]
 
@@ -91,12 +91,7 @@ class DataModel:
         return denoiser_from_score(x, self.score(x, alpha_bar), alpha_bar)
 
     def _check_points(self, x: Any) -> np.ndarray:
-        x = check_finite_array("x", x)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.d:
-            raise ValueError(f"x must have shape (n, {self.d}), got {x.shape}")
-        return x
+        return check_points(x, self.d)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
