@@ -38,8 +38,10 @@ def main() -> None:
         s = model.score(x, alpha_bar)
         best = min(best, time.perf_counter() - start)
     assert np.all(np.isfinite(s))
-    print(f"RandomSupportSparse d=10000 s=50, 1000 points, {numba.get_num_threads()} threads: "
-          f"best {best:.3f} s ({1000 / best:.0f} points/s; target 1 s -> ratio {best:.2f})")
+    print(
+        f"RandomSupportSparse d=10000 s=50, 1000 points, {numba.get_num_threads()} threads: "
+        f"best {best:.3f} s ({1000 / best:.0f} points/s; target 1 s -> ratio {best:.2f})"
+    )
 
 
 if __name__ == "__main__":

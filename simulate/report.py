@@ -27,6 +27,11 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _row(*cells: object) -> str:
+    """One Markdown table row, each cell escaped."""
+    return "| " + " | ".join(_cell(x) for x in cells) + " |"
+
+
 def render_report(
     rows: Iterable[dict], preset: str, code_version: str, figures: Iterable[str] = ()
 ) -> str:
@@ -51,24 +56,24 @@ def render_report(
     ]
     for row in rows:
         claim = claims.get(row["claim_id"])
-        statement = claim.statement if claim else "(not in theory/claims.py)"
-        source = claim.source if claim else ""
         lines.append(
-            "| "
-            + " | ".join(
-                _cell(x)
-                for x in (
-                    f"`{row['claim_id']}`",
-                    statement,
-                    source,
-                    row.get("setting", ""),
-                    row.get("predicted", ""),
-                    row["measured"],
-                    f"**{row['verdict']}**",
-                )
+            _row(
+                f"`{row['claim_id']}`",
+                claim.statement if claim else "(not in theory/claims.py)",
+                claim.source if claim else "",
+                row.get("setting", ""),
+                row.get("predicted", ""),
+                row["measured"],
+                f"**{row['verdict']}**",
             )
-            + " |"
         )
+    detailed = [row for row in rows if row.get("detail")]
+    if detailed:
+        lines += ["", "## Details of each measurement", ""]
+        lines += [
+            f"- `{row['claim_id']}`, {_cell(row.get('setting', ''))}: {_cell(row['detail'])}"
+            for row in detailed
+        ]
     measured = {row["claim_id"] for row in rows}
     pending = [c for c in claims.values() if c.experiment and c.id not in measured]
     if pending:
@@ -81,17 +86,12 @@ def render_report(
         ]
         for claim in pending:
             lines.append(
-                "| "
-                + " | ".join(
-                    _cell(x)
-                    for x in (
-                        f"`{claim.id}`",
-                        claim.statement,
-                        claim.source,
-                        f"{claim.experiment} (not run or not built yet)",
-                    )
+                _row(
+                    f"`{claim.id}`",
+                    claim.statement,
+                    claim.source,
+                    f"{claim.experiment} (not run or not built yet)",
                 )
-                + " |"
             )
     theory_only = [c for c in claims.values() if not c.experiment]
     if theory_only:
@@ -104,14 +104,7 @@ def render_report(
         ]
         for claim in theory_only:
             tests = ", ".join(f"`{t}`" for t in claim.tests)
-            lines.append(
-                "| "
-                + " | ".join(
-                    _cell(x)
-                    for x in (f"`{claim.id}`", claim.statement, claim.source, claim.status, tests)
-                )
-                + " |"
-            )
+            lines.append(_row(f"`{claim.id}`", claim.statement, claim.source, claim.status, tests))
     figures = list(figures)
     if figures:
         lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
@@ -123,17 +116,12 @@ def readme_block(rows: Iterable[dict]) -> str:
     lines = [README_BEGIN, "", "| claim | setting | measured | verdict |", "|---|---|---|---|"]
     for row in rows:
         lines.append(
-            "| "
-            + " | ".join(
-                _cell(x)
-                for x in (
-                    f"`{row['claim_id']}`",
-                    row.get("setting", ""),
-                    row["measured"],
-                    f"**{row['verdict']}**",
-                )
+            _row(
+                f"`{row['claim_id']}`",
+                row.get("setting", ""),
+                row["measured"],
+                f"**{row['verdict']}**",
             )
-            + " |"
         )
     lines += ["", README_END]
     return "\n".join(lines)

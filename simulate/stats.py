@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["Fit", "fit_line", "fit_power_law", "mean_ci"]
+__all__ = ["Fit", "fit_line", "fit_power_law", "fit_power_laws", "mean_ci"]
 
 #: Confidence level of every interval in the report.
 LEVEL = 0.95
@@ -72,3 +72,45 @@ def mean_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, flo
         return m, float("nan"), float("nan")
     half = float(sps.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
     return m, m - half, m + half
+
+
+def fit_power_laws(
+    columns: dict[str, np.ndarray], y: np.ndarray, level: float = LEVEL
+) -> dict[str, Fit]:
+    """Joint exponents of y ~ prod_j x_j^(p_j): OLS of log y on every log x_j with an intercept.
+
+    Each returned Fit is one exponent p_j with its two-sided ``level`` interval (Student t,
+    n - m - 1 degrees of freedom for m regressors); ``r2`` is that of the whole model.
+    Needs positive finite values and more points than regressors + 1.
+    """
+    names = list(columns)
+    y = np.asarray(y, dtype=np.float64)
+    X = np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in names])
+    if X.shape[0] != y.size or y.size < len(names) + 2:
+        raise ValueError(
+            f"fit_power_laws needs > {len(names) + 1} paired points for {len(names)} "
+            f"regressors, got {y.size}"
+        )
+    if np.any(~np.isfinite(X) | (X <= 0)) or np.any(~np.isfinite(y) | (y <= 0)):
+        raise ValueError("fit_power_laws needs positive finite values")
+    A = np.column_stack([np.ones(y.size), np.log(X)])
+    ly = np.log(y)
+    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    resid = ly - A @ coef
+    dof = y.size - A.shape[1]
+    sigma2 = float(resid @ resid) / dof
+    cov = sigma2 * np.linalg.pinv(A.T @ A)
+    half = sps.t.ppf(0.5 + level / 2, dof) * np.sqrt(np.diag(cov))
+    total = float(np.sum((ly - ly.mean()) ** 2))
+    r2 = 1.0 - float(resid @ resid) / total if total > 0 else 1.0
+    return {
+        name: Fit(
+            float(coef[j + 1]),
+            float(coef[j + 1] - half[j + 1]),
+            float(coef[j + 1] + half[j + 1]),
+            float(coef[0]),
+            int(y.size),
+            r2,
+        )
+        for j, name in enumerate(names)
+    }

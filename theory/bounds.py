@@ -42,6 +42,7 @@ __all__ = [
     "Bound",
     "dimension_exponent",
     "efficiency_ratio",
+    "evaluate",
     "local_T_exponent",
     "predicted_exponents",
     "steps_exact",
@@ -190,6 +191,31 @@ ESTIMATION_RATES: dict[str, sp.Expr] = {
     "estim.lasso_rate": C * s**2 * sp.log(d) / n,
     "estim.ls_rate": C * d**2 / n,
 }
+
+
+def evaluate(bound: Bound, **values: float) -> float:
+    """The bound as a number, with its unspecified constants C = C_eps = 1.
+
+    ``values`` give T and whichever of d, s, k, eps_score, early, L, c1 the bound uses (extra
+    ones are ignored; a missing one raises). The constants are set to 1 so that a measured
+    quantity divided by this value is the constant C the bound needs (experiment
+    ``paper_bound``).
+    """
+    fn, names = _numeric(bound.name)
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise ValueError(f"bound {bound.name} needs {', '.join(missing)}; got {sorted(values)}")
+    return float(fn(*(float(values[name]) for name in names)))
+
+
+@functools.cache
+def _numeric(name: str):
+    bound = BOUNDS[name]
+    expr = bound.expr.subs({C: 1, C_eps: 1})
+    code_names = {T: "T", d: "d", s: "s", k: "k", eps_score: "eps_score", early: "early", L: "L"}
+    code_names[c1] = "c1"
+    symbols = sorted(expr.free_symbols, key=lambda x: code_names[x])
+    return sp.lambdify(symbols, expr, "math"), tuple(code_names[x] for x in symbols)
 
 
 # -- iteration complexity ---------------------------------------------------------------------

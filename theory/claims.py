@@ -42,6 +42,7 @@ _S = "theory/test_schedules.py::"
 _R = "theory/test_regularized.py::"
 _B = "theory/test_bounds.py::"
 _X = "theory/test_simulate_crosscheck.py::"
+_P = "theory/test_paper_bound.py::"
 
 CLAIMS: tuple[Claim, ...] = (
     # -- measured by experiments ---------------------------------------------------------------
@@ -212,9 +213,34 @@ CLAIMS: tuple[Claim, ...] = (
         "s-exponent 2, d-exponent 0, T-exponent 1 (log power recalled, unverified); "
         "T(eps) ~ (C s^2/eps) log^3(C s^2/eps).",
         2.0,
-        (_B + "test_paper_scales_with_s_not_d", _B + "test_efficiency_ratio_exponent"),
+        (
+            _B + "test_paper_scales_with_s_not_d",
+            _B + "test_efficiency_ratio_exponent",
+            _P + "test_fit_grid_defines_the_constant",
+            _P + "test_paper_bound_with_fitted_constant_estimated_scores_posterior",
+            "tests/test_experiment_paper_bound.py::test_verdict_rule",
+        ),
         "paper_bound",
         "open",
+    ),
+    Claim(
+        "paper.theorem1.exact_score",
+        "With the exact score (eps_score = 0), Theorem 1 as read, KL <= C s^2 log^3 T / T with "
+        "C fitted on one grid, holds on fresh points for every d: true for the posterior "
+        "sampler, false for beta and ddim.",
+        "paper (as read), checked here on the exact path",
+        "posterior: KL <= C_fit B on every drawn point, d <= 10^6. beta and ddim: KL is affine "
+        "in d with positive slope (h^2/4, abar_T^2/4 per coordinate), so the fitted bound fails "
+        "beyond a finite d_cross(s, T) (median ~2e3 for beta, ~7e9 for ddim at c0 = 2, c1 = 4).",
+        None,
+        (
+            _P + "test_fit_grid_defines_the_constant",
+            _P + "test_paper_bound_with_fitted_constant_holds_for_posterior",
+            _P + "test_paper_bound_fails_for_beta_beyond_a_finite_d",
+            _P + "test_paper_bound_fails_for_ddim_beyond_a_finite_d",
+        ),
+        None,
+        "refuted",
     ),
     # -- the schedule --------------------------------------------------------------------------
     Claim(
