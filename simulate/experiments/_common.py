@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["code_version", "provenance", "with_provenance"]
+__all__ = ["code_version", "provenance", "run_cells", "with_provenance"]
 
 _PACKAGES = ("numpy", "numba", "scipy", "sympy", "pandas")
 
@@ -52,3 +54,27 @@ def with_provenance(df: pd.DataFrame) -> pd.DataFrame:
     for key, value in provenance().items():
         out[key] = value
     return out
+
+
+def run_cells(
+    name: str,
+    config: Any,
+    todo: Sequence[tuple],
+    run_cell: Callable[[Any, tuple], dict | list[dict]],
+    progress: bool = False,
+    unit: str = "cell",
+) -> pd.DataFrame:
+    """Run every cell in order (a progress bar if asked) and return the rows with provenance.
+
+    ``run_cell(config, cell)`` returns one row (a dict) or several (a list of dicts).
+    """
+    cells: Any = todo
+    if progress:
+        from tqdm.auto import tqdm
+
+        cells = tqdm(todo, desc=name, unit=unit)
+    rows: list[dict] = []
+    for cell in cells:
+        out = run_cell(config, cell)
+        rows.extend([out] if isinstance(out, dict) else out)
+    return with_provenance(pd.DataFrame(rows))

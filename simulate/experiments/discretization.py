@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from simulate import exact, metrics, models, samplers, schedules
-from simulate.experiments._common import with_provenance
+from simulate.experiments._common import run_cells
 from simulate.stats import fit_line, fit_power_law
 
 NAME = "discretization"
@@ -159,13 +159,7 @@ def run_cell(config: Config, cell: tuple) -> dict:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """All cells of ``config`` as a tidy table (one row per cell)."""
-    todo = cells(config)
-    if progress:
-        from tqdm.auto import tqdm
-
-        todo = tqdm(todo, desc=NAME, unit="cell")
-    rows = [run_cell(config, cell) for cell in todo]
-    return with_provenance(pd.DataFrame(rows))
+    return run_cells(NAME, config, cells(config), run_cell, progress, unit="cell")
 
 
 def _setting(c0: float, c1: float, init: str, variance: str | None = None) -> str:

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from simulate import estimators, exact, metrics, models, schedules
-from simulate.experiments._common import with_provenance
+from simulate.experiments._common import run_cells
 from simulate.stats import fit_power_laws
 
 NAME = "paper_bound"
@@ -226,13 +226,7 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """One row per (grid point, replicate, estimator, sampler)."""
-    todo = cells(config)
-    if progress:
-        from tqdm.auto import tqdm
-
-        todo = tqdm(todo, desc=NAME, unit="point")
-    rows = [row for cell in todo for row in run_cell(config, cell)]
-    return with_provenance(pd.DataFrame(rows))
+    return run_cells(NAME, config, cells(config), run_cell, progress, unit="point")
 
 
 # -- verdicts ---------------------------------------------------------------------------------

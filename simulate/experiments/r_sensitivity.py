@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from simulate import estimators, exact, metrics, models, schedules
-from simulate.experiments._common import with_provenance
+from simulate.experiments._common import run_cells
 from simulate.stats import mean_ci
 
 NAME = "r_sensitivity"
@@ -170,13 +170,7 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """All fits of ``config``: one row per (geometry, parametrization, r choice, replicate)."""
-    todo = cells(config)
-    if progress:
-        from tqdm.auto import tqdm
-
-        todo = tqdm(todo, desc=NAME, unit="replicate")
-    rows = [row for cell in todo for row in run_cell(config, cell)]
-    return with_provenance(pd.DataFrame(rows))
+    return run_cells(NAME, config, cells(config), run_cell, progress, unit="replicate")
 
 
 def verdicts(df: pd.DataFrame) -> list[dict]:

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from simulate import estimators, metrics, models, schedules
-from simulate.experiments._common import with_provenance
+from simulate.experiments._common import run_cells
 from simulate.stats import fit_power_law
 
 NAME = "sample_complexity"
@@ -214,12 +214,7 @@ def run_cell(config: Config, cell: tuple) -> dict:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """Every cell of ``config`` as a tidy table (one row per setting x replicate)."""
-    todo = cells(config)
-    if progress:
-        from tqdm.auto import tqdm
-
-        todo = tqdm(todo, desc=NAME, unit="fit")
-    return with_provenance(pd.DataFrame([run_cell(config, cell) for cell in todo]))
+    return run_cells(NAME, config, cells(config), run_cell, progress, unit="fit")
 
 
 # -- verdicts ---------------------------------------------------------------------------------
