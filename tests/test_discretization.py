@@ -91,22 +91,9 @@ def test_cli_figures_writes_everything_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(discretization.Config, "quick", classmethod(lambda cls: TINY))
     readme = tmp_path / "README.md"
     readme.write_text("intro\n")
-    assert (
-        cli.main(
-            [
-                "figures",
-                "--preset",
-                "quick",
-                "--only",
-                "discretization",
-                "--out",
-                "figs",
-                "--readme",
-                str(readme),
-            ]
-        )
-        == 0
-    )
+    args = ["figures", "--preset", "quick", "--only", "discretization", "--out", "figs"]
+    args += ["--readme", str(readme)]
+    assert cli.main(args) == 0
     assert (tmp_path / "figs" / "discretization.png").stat().st_size > 0
     df = pd.read_csv(tmp_path / "figs" / "data" / "discretization.csv")
     assert len(df) > 0
@@ -121,19 +108,7 @@ def test_cli_figures_writes_everything_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plotting, "plot_discretization", broken)
     with pytest.raises(RuntimeError, match="plot failed"):
-        cli.main(
-            [
-                "figures",
-                "--preset",
-                "quick",
-                "--only",
-                "discretization",
-                "--out",
-                "figs",
-                "--readme",
-                str(readme),
-            ]
-        )
+        cli.main(args)
     after = {p: p.read_bytes() for p in (tmp_path / "figs").rglob("*") if p.is_file()}
     assert after == before
     assert not list(tmp_path.glob(".staging-*"))

@@ -171,3 +171,13 @@ def test_figure(table) -> None:
     fig = plotting.plot_paper_bound(table)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2 * len(pb.SAMPLERS)
+
+
+def test_theory_tests_use_the_experiments_full_setting() -> None:
+    """theory/test_paper_bound.py restates the full preset (theory/ must run without
+    simulate/); the two must not drift apart."""
+    from theory import test_paper_bound as tp
+
+    full = pb.Config.full()
+    assert (tp.C0, tp.C1, tp.RHO) == (full.c0, full.c1, full.rho)
+    assert (tp.FIT_D, tp.FIT_S, tp.FIT_T) == (full.fit_d, full.fit_s, full.fit_T)

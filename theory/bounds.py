@@ -212,8 +212,8 @@ def evaluate(bound: Bound, **values: float) -> float:
 def _numeric(name: str):
     bound = BOUNDS[name]
     expr = bound.expr.subs({C: 1, C_eps: 1})
-    code_names = {T: "T", d: "d", s: "s", k: "k", eps_score: "eps_score", early: "early", L: "L"}
-    code_names[c1] = "c1"
+    code_names = {T: "T", d: "d", s: "s", k: "k", L: "L", c1: "c1"}
+    code_names |= {eps_score: "eps_score", early: "early"}
     symbols = sorted(expr.free_symbols, key=lambda x: code_names[x])
     return sp.lambdify(symbols, expr, "math"), tuple(code_names[x] for x in symbols)
 

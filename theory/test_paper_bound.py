@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
@@ -170,7 +171,6 @@ EST_HOLDING = ("perturbed", "ls", "l1_denoiser")
 @functools.cache
 def _estimator_setup():
     """The experiment's config, and per estimator (log C_fit, pooled sd) on the fit grid."""
-    pytest = __import__("pytest")
     pb = pytest.importorskip("simulate.experiments.paper_bound")
     config = pb.Config(
         **EST_FIT,
@@ -196,7 +196,7 @@ est_fresh = st.tuples(
 ).filter(lambda p: p[1] <= p[0])
 
 
-@__import__("pytest").mark.slow
+@pytest.mark.slow
 def test_paper_bound_with_fitted_constant_estimated_scores_posterior(record_property) -> None:
     """Perturbed, least-squares and l1 (denoiser) scores, posterior sampler: on every drawn
     point the mean log KL / B over the training replicates is within ``Z_BAND`` standard

@@ -10,9 +10,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["code_version", "provenance", "run_cells", "with_provenance"]
+__all__ = [
+    "code_version",
+    "correlated_subspace_gaussian",
+    "fitted_estimator",
+    "provenance",
+    "run_cells",
+    "with_provenance",
+]
 
 _PACKAGES = ("numpy", "numba", "scipy", "sympy", "pandas")
 
@@ -78,3 +86,39 @@ def run_cells(
         out = run_cell(config, cell)
         rows.extend([out] if isinstance(out, dict) else out)
     return with_provenance(pd.DataFrame(rows))
+
+
+def correlated_subspace_gaussian(
+    d: int, s: int, rho: float, *, rotate: bool = False, seed: int = 0
+) -> Any:
+    """SubspaceGaussian with s latent coordinates of covariance (1 - rho) I + rho 1 1^T.
+
+    rho > 0 makes the s x s denoiser block dense (s^2 non-zeros), the setting of the
+    estimation experiments; ``rotate`` embeds it by a random orthogonal matrix.
+    """
+    from simulate import models
+
+    cov = (1.0 - rho) * np.eye(s) + rho * np.ones((s, s))
+    return models.SubspaceGaussian(d, s, rotate=rotate, cov=cov, seed=seed)
+
+
+#: Names of the trained estimators shared by the experiments (``fitted_estimator``).
+FITTED_ESTIMATORS: tuple[str, ...] = ("ls", "l1_denoiser", "l1_score", "empirical")
+
+
+def fitted_estimator(name: str, model: Any, seed: int, **data: Any) -> Any:
+    """A trained score estimator by short name; ``data`` is ``n=`` or ``points=``.
+
+    ``ls`` -> LinearDSM, ``l1_denoiser`` / ``l1_score`` -> L1DSM with the penalty on the
+    denoiser / on the score (r by the default rule), ``empirical`` -> Empirical.
+    """
+    from simulate import estimators
+
+    if name == "ls":
+        return estimators.LinearDSM(model, seed=seed, **data)
+    if name in ("l1_denoiser", "l1_score"):
+        parametrization = name.removeprefix("l1_")
+        return estimators.L1DSM(model, seed=seed, parametrization=parametrization, **data)
+    if name == "empirical":
+        return estimators.Empirical(model, seed=seed, **data)
+    raise ValueError(f"estimator {name!r} is not known; allowed: {', '.join(FITTED_ESTIMATORS)}")

@@ -53,7 +53,11 @@ import numpy as np
 import pandas as pd
 
 from simulate import estimators, exact, metrics, models, schedules
-from simulate.experiments._common import run_cells
+from simulate.experiments._common import (
+    correlated_subspace_gaussian,
+    fitted_estimator,
+    run_cells,
+)
 from simulate.stats import fit_power_laws
 
 NAME = "paper_bound"
@@ -154,11 +158,6 @@ def cells(config: Config) -> list[tuple[str, int, int, int, int, int]]:
     return [(*p, rep) for p in points for rep in range(config.replicates)]
 
 
-def _model(config: Config, d: int, s: int) -> models.SubspaceGaussian:
-    cov = (1.0 - config.rho) * np.eye(s) + config.rho * np.ones((s, s))
-    return models.SubspaceGaussian(d, s, cov=cov, seed=config.seed)
-
-
 def _estimator(
     name: str, model: models.SubspaceGaussian, points: np.ndarray, seed: int, eps: float
 ) -> estimators.Estimator:
@@ -166,10 +165,7 @@ def _estimator(
         return estimators.Exact(model)
     if name == "perturbed":
         return estimators.Perturbed(model, eps, kind="dense", seed=seed)
-    if name == "ls":
-        return estimators.LinearDSM(model, points=points, seed=seed)
-    parametrization = "denoiser" if name == "l1_denoiser" else "score"
-    return estimators.L1DSM(model, points=points, seed=seed, parametrization=parametrization)
+    return fitted_estimator(name, model, seed, points=points)
 
 
 def bound_values(d: int, s: int, T: int, eps2: float) -> dict[str, float]:
@@ -187,7 +183,7 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     """Every estimator and sampler at one (d, s, T, replicate), on one shared training sample."""
     grid, index, d, s, T, rep = cell
     sch = schedules.li(T, config.c0, config.c1)
-    model = _model(config, d, s)
+    model = correlated_subspace_gaussian(d, s, config.rho, seed=config.seed)
     entropy = [config.seed, int(grid == "fresh"), index, rep]
     seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
     points = model.sample(config.n, seed)
@@ -242,22 +238,23 @@ _KEYS = ("grid", "point", "d", "s", "T")
 def with_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` plus ``ratio_<bound>`` = kl / bound, ``c_fit_<bound>`` and ``scaled_<bound>``.
 
-    C_fit is the largest geometric mean of the ratio over replicates on the fit grid, per
-    estimator and sampler; scaled = ratio / C_fit (the fitted bound holds at a row iff <= 1).
+    C_fit is ``fitted_constant`` per estimator and sampler; scaled = ratio / C_fit (the
+    fitted bound holds at a row iff scaled <= 1).
     """
     out = df.copy()
+    groups = list(df.groupby(["estimator", "sampler"]))
     for key in BOUNDS:
         out[f"ratio_{key}"] = out["kl"] / out[f"bound_{key}"]
-        fit = out[out["grid"] == "fit"]
-        means = (
-            np.log(fit[f"ratio_{key}"])
-            .groupby([fit["estimator"], fit["sampler"], fit["point"]])
-            .mean()
-        )
-        c_fit = np.exp(means.groupby(level=[0, 1]).max()).rename(f"c_fit_{key}").reset_index()
-        out = out.merge(c_fit, on=["estimator", "sampler"], how="left")
+        c_fit = {group: fitted_constant(point_summary(grp, key)[0]) for group, grp in groups}
+        out[f"c_fit_{key}"] = [c_fit[g] for g in zip(out["estimator"], out["sampler"], strict=True)]
         out[f"scaled_{key}"] = out[f"ratio_{key}"] / out[f"c_fit_{key}"]
     return out
+
+
+def fitted_constant(summary: pd.DataFrame) -> float:
+    """C_fit: the largest geometric mean of KL / bound over replicates on the fit grid
+    (``summary`` from ``point_summary``)."""
+    return math.exp(float(summary.loc[summary["grid"] == "fit", "mean_log"].max()))
 
 
 def point_summary(df: pd.DataFrame, key: str) -> tuple[pd.DataFrame, float]:
@@ -277,7 +274,7 @@ def assess(df: pd.DataFrame, key: str) -> dict:
     table, sd = point_summary(df, key)
     fit, fresh = table[table["grid"] == "fit"], table[table["grid"] == "fresh"]
     at_c = fit.loc[fit["mean_log"].idxmax()]
-    log_c = float(at_c["mean_log"])
+    log_c = math.log(fitted_constant(table))
     excess = fresh["mean_log"].to_numpy() - log_c
     se = sd * np.sqrt(1.0 / fresh["k"].to_numpy() + 1.0 / float(at_c["k"]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -299,7 +296,7 @@ def assess(df: pd.DataFrame, key: str) -> dict:
         v: float(worst[v]) * (1.0 / exceed) ** (1.0 / trend[v].slope) for v in grows if exceed < 1.0
     }
     return {
-        "c_fit": math.exp(log_c),
+        "c_fit": fitted_constant(table),
         "sd": sd,
         "exceed": exceed,
         "n_above": int(np.sum(excess > 0)),

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from simulate import estimators, exact, metrics, models, schedules
-from simulate.experiments._common import run_cells
+from simulate.experiments._common import correlated_subspace_gaussian, run_cells
 from simulate.stats import mean_ci
 
 NAME = "r_sensitivity"
@@ -87,10 +87,9 @@ class Config:
 
 
 def _model(config: Config, geometry: str) -> models.SubspaceGaussian:
-    s = config.s
-    cov = (1.0 - config.rho) * np.eye(s) + config.rho * np.ones((s, s))
-    return models.SubspaceGaussian(
-        config.d, s, rotate=geometry == "rotated", cov=cov, seed=config.seed
+    rotate = geometry == "rotated"
+    return correlated_subspace_gaussian(
+        config.d, config.s, config.rho, rotate=rotate, seed=config.seed
     )
 
 

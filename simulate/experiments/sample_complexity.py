@@ -51,13 +51,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulate import estimators, metrics, models, schedules
-from simulate.experiments._common import run_cells
+from simulate import metrics, models, schedules
+from simulate.experiments._common import (
+    FITTED_ESTIMATORS,
+    correlated_subspace_gaussian,
+    fitted_estimator,
+    run_cells,
+)
 from simulate.stats import fit_power_law
 
 NAME = "sample_complexity"
 
-ESTIMATORS: tuple[str, ...] = ("ls", "l1_denoiser", "l1_score", "empirical")
+ESTIMATORS: tuple[str, ...] = FITTED_ESTIMATORS
 GEOMETRIES: tuple[str, ...] = ("aligned", "rotated", "random_support")
 #: An exponent interval wider than this cannot tell the predictions apart: "inconclusive".
 MAX_CI_WIDTH = 1.0
@@ -121,18 +126,8 @@ class Config:
 def _model(config: Config, geometry: str, d: int, s: int) -> models.DataModel:
     if geometry == "random_support":
         return models.RandomSupportSparse(d, s)
-    cov = (1.0 - config.rho) * np.eye(s) + config.rho * np.ones((s, s))
-    return models.SubspaceGaussian(d, s, rotate=geometry == "rotated", cov=cov, seed=config.seed)
-
-
-def _estimator(name: str, model: models.DataModel, n: int, seed: int) -> estimators.Estimator:
-    if name == "ls":
-        return estimators.LinearDSM(model, n=n, seed=seed)
-    if name == "l1_denoiser":
-        return estimators.L1DSM(model, n=n, seed=seed, parametrization="denoiser")
-    if name == "l1_score":
-        return estimators.L1DSM(model, n=n, seed=seed, parametrization="score")
-    return estimators.Empirical(model, n=n, seed=seed)
+    rotate = geometry == "rotated"
+    return correlated_subspace_gaussian(d, s, config.rho, rotate=rotate, seed=config.seed)
 
 
 def ls_prediction(model: models.DataModel, sch: schedules.Schedule, n: int) -> float:
@@ -174,7 +169,7 @@ def run_cell(config: Config, cell: tuple) -> dict:
     sch = schedules.li(config.T, config.c0, config.c1)
     model = _model(config, geometry, d, s)
     seed = _cell_seed(config, sweep, n, d, s, rep)
-    est = _estimator(name, model, n, seed)
+    est = fitted_estimator(name, model, seed, n=n)
     start = time.perf_counter()
     est.fit(sch)
     fit_seconds = time.perf_counter() - start
