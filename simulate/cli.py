@@ -1,6 +1,7 @@
-"""The ``regdiff`` command.
+"""The ``regdiff`` command: argument parsing only (the work is in ``simulate.pipeline``).
 
-regdiff figures [--preset quick|full] [--jobs N] [--out DIR]   all experiments, figures, report
+regdiff figures [--preset quick|full] [--jobs N] [--scheduler local|tcp://...] [--out DIR]
+                                                               all experiments, figures, report
 regdiff run NAME [--preset ...] [--set key=value ...] [--csv F] one experiment, its table
 regdiff list                                                   the registered experiments
 """
@@ -9,14 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import os
-import shutil
 import sys
-import tempfile
-import typing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,148 +21,116 @@ __all__ = ["main"]
 CACHE_DIR = Path(".regdiff-cache")
 
 
+class UsageError(Exception):
+    """Bad command-line input: printed and exit code 2."""
+
+
 def _config(module: Any, preset: str, overrides: Sequence[str] = ()) -> Any:
-    config = module.Config.quick() if preset == "quick" else module.Config.full()
+    from simulate.pipeline.figures import preset_config
+
+    config = preset_config(module, preset)
     changes = {}
-    hints = typing.get_type_hints(module.Config)
     fields = {f.name: f for f in dataclasses.fields(module.Config)}
     for item in overrides:
         if "=" not in item:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
+            raise UsageError(f"--set expects key=value, got {item!r}")
         key, text = item.split("=", 1)
         if key not in fields:
-            raise SystemExit(
+            raise UsageError(
                 f"--set: {module.NAME} has no parameter {key!r}; parameters: {', '.join(fields)}"
             )
-        changes[key] = _parse(text, hints[key], getattr(config, key))
-    return dataclasses.replace(config, **changes)
+        try:
+            changes[key] = _parse(text, getattr(config, key))
+        except ValueError as exc:
+            raise UsageError(f"--set {key}={text!r}: {exc}") from None
+    try:
+        return dataclasses.replace(config, **changes)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--set: {exc}") from None
 
 
-def _parse(text: str, hint: Any, current: Any) -> Any:
+def _parse(text: str, current: Any) -> Any:
     if isinstance(current, tuple):
         items = [t for t in text.split(",") if t]
         inner = type(current[0]) if current else str
         if inner is tuple:
-            raise SystemExit("--set does not parse nested tuples; edit the Config instead")
+            raise UsageError("--set does not parse nested tuples; edit the Config instead")
         return tuple(inner(t) for t in items)
     if isinstance(current, bool):
+        if text.lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise ValueError("expected true/false")
         return text.lower() in ("1", "true", "yes")
     if current is None:
         return text
     return type(current)(text)
 
 
-def _cache_path(module: Any, config: Any) -> Path:
-    from simulate.experiments._common import code_version
-
-    key = hashlib.sha256(f"{module.NAME}|{config!r}|{code_version()}".encode()).hexdigest()[:16]
-    return CACHE_DIR / f"{module.NAME}-{key}.csv"
-
-
-def _run_experiment(name: str, preset: str, use_cache: bool, threads: int) -> Any:
-    """Run (or load from the cache) one experiment; executed in a worker process."""
-    import numba
-    import pandas as pd
-
-    from simulate import experiments
-
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    module = experiments.get(name)
-    config = _config(module, preset)
-    path = _cache_path(module, config)
-    if use_cache and path.exists():
-        return pd.read_csv(path)
-    df = module.run(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return df
-
-
 def cmd_figures(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    from simulate import experiments, plotting, report
-    from simulate.experiments._common import code_version
+    from simulate import experiments
+    from simulate.pipeline.cells import CellCache, make_executor
+    from simulate.pipeline.figures import make_figures
 
     names = args.only or experiments.names()
-    out = Path(args.out)
+    for name in names:
+        experiments.get(name)  # a clear error for an unknown name, before any work
     cores = os.cpu_count() or 1
-    jobs = max(1, min(args.jobs, len(names)))
-    threads = max(1, cores // jobs)
-    tables: dict[str, Any] = {}
-    bar = tqdm(total=len(names), desc="experiments", unit="exp")
-    if jobs == 1:
-        for name in names:
-            bar.set_postfix_str(name)
-            tables[name] = _run_experiment(name, args.preset, not args.no_cache, threads)
-            bar.update(1)
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {
-                name: pool.submit(_run_experiment, name, args.preset, not args.no_cache, threads)
-                for name in names
-            }
-            for name, future in futures.items():
-                tables[name] = future.result()
-                bar.update(1)
-    bar.close()
-
-    rows: list[dict] = []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out.parent))
-    try:
-        (staging / "data").mkdir()
-        figures = []
-        for name, df in tables.items():
-            module = experiments.get(name)
-            df.to_csv(staging / "data" / f"{name}.csv", index=False)
-            rows.extend(module.verdicts(df))
-            plot = getattr(plotting, f"plot_{name}", None)
-            if plot is not None:
-                fig = plot(df)
-                fig.savefig(staging / f"{name}.png")
-                figures.append(f"{name}.png")
-        text = report.render_report(rows, args.preset, code_version(), figures)
-        (staging / "REPORT.md").write_text(text)
-        readme = Path(args.readme)
-        new_readme = None
-        if readme.exists():
-            new_readme = report.replace_readme_block(readme.read_text(), report.readme_block(rows))
-        # Everything is ready: move it into place (each move is atomic).
-        (out / "data").mkdir(parents=True, exist_ok=True)
-        for path in sorted(staging.rglob("*")):
-            if path.is_file():
-                target = out / path.relative_to(staging)
-                os.replace(path, target)
-        if new_readme is not None:
-            tmp = readme.with_suffix(".md.tmp")
-            tmp.write_text(new_readme)
-            os.replace(tmp, readme)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("holds", "fails", "inconclusive")}
-    print(f"wrote {out}/REPORT.md: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    executor = make_executor(args.jobs, args.scheduler)
+    threads = max(1, cores // args.jobs)
+    cache = CellCache(None if args.no_cache else Path(args.cache_dir))
+    result = make_figures(
+        names,
+        args.preset,
+        Path(args.out),
+        Path(args.readme),
+        executor,
+        cache,
+        threads=threads,
+        theory_tests=not args.no_theory_tests,
+        progress=True,
+    )
+    counts = {v: sum(x.verdict == v for x in result.verdicts) for v in judge_verdicts()}
+    print(f"wrote {args.out}/REPORT.md: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    print(result.timing_summary())
+    if result.failures:
+        for name, failed in result.failures.items():
+            print(
+                f"regdiff: {len(failed)} cell(s) of {name} failed; first: "
+                f"{failed[0].task.cell!r}: {failed[0].error}",
+                file=sys.stderr,
+            )
+        return 1
     return 0
+
+
+def judge_verdicts() -> tuple[str, ...]:
+    from simulate.judge import VERDICTS
+
+    return VERDICTS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from simulate import experiments
+    from simulate.pipeline.cells import CellCache, SerialExecutor, assemble, run_tasks, tasks_for
 
     module = experiments.get(args.name)
     config = _config(module, args.preset, args.set or ())
-    kwargs = {"progress": True} if "progress" in module.run.__code__.co_varnames else {}
-    df = module.run(config, **kwargs)
+    outcomes = run_tasks(
+        tasks_for(module, config), SerialExecutor(), CellCache(None), progress=True
+    )
+    df, failed = assemble(outcomes)
     if args.csv:
         tmp = Path(args.csv + ".tmp")
         df.to_csv(tmp, index=False)
         os.replace(tmp, args.csv)
-    for row in module.verdicts(df):
+    if failed:
         print(
-            f"[{row['verdict']:>12}] {row['claim_id']} | {row.get('setting', '')} | "
-            f"{row['measured']}"
+            f"regdiff: {len(failed)} cell(s) failed; first {failed[0].task.cell!r}: "
+            f"{failed[0].error}",
+            file=sys.stderr,
         )
+        return 1
+    for v in module.verdicts(df):
+        print(f"[{v.verdict:>14}] {v.claim_id} | {v.setting_text} | {v.measured_text} ({v.reason})")
     return 0
 
 
@@ -204,12 +168,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         default=1,
-        help="experiments run in parallel processes (numba threads are split)",
+        help="cells run in N worker processes (numba threads are split between them)",
+    )
+    fig.add_argument(
+        "--scheduler",
+        default=None,
+        help="run the cells on Dask: 'local' starts a LocalCluster of --jobs workers, "
+        "tcp://HOST:PORT uses an existing cluster (install the [cluster] extra)",
+    )
+    fig.add_argument(
+        "--cache-dir",
+        default=str(CACHE_DIR),
+        help="where finished cells are kept (default: .regdiff-cache); a rerun reuses them",
+    )
+    fig.add_argument(
+        "--no-theory-tests",
+        action="store_true",
+        help="do not run the tests named in theory/claims.py (the report then says 'not run')",
     )
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
     fig.add_argument("--readme", default="README.md", help="README whose verdict block is updated")
     fig.add_argument("--only", nargs="*", help="run only these experiments")
-    fig.add_argument("--no-cache", action="store_true", help="ignore cached results")
+    fig.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     fig.set_defaults(func=cmd_figures)
     run = sub.add_parser(
         "run",
@@ -232,7 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "jobs", 1) < 1:
         print(f"regdiff: --jobs={args.jobs} must be >= 1", file=sys.stderr)
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"regdiff: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

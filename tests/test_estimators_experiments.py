@@ -7,20 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulate import plotting
+from simulate import judge, plotting
 from simulate.experiments import r_sensitivity, sample_complexity
 
 matplotlib.use("Agg")
 
-VERDICT_KEYS = {"claim_id", "setting", "predicted", "measured", "verdict", "detail"}
 
-
-def _check_verdicts(rows: list[dict]) -> None:
+def _check_verdicts(rows: list[judge.Verdict]) -> None:
     assert rows
     for row in rows:
-        assert VERDICT_KEYS <= set(row)
-        assert row["verdict"] in ("holds", "fails", "inconclusive")
-        assert "[" in row["measured"]  # an interval is reported
+        assert isinstance(row, judge.Verdict)
+        if row.verdict != "not applicable":
+            lo, hi = row.interval  # an interval is reported
+            assert lo <= hi
 
 
 def test_sample_complexity_tiny() -> None:
@@ -50,8 +49,13 @@ def test_sample_complexity_tiny() -> None:
     assert again["eps2"] == df.iloc[5]["eps2"]  # reproducible
     rows = sample_complexity.verdicts(df)
     _check_verdicts(rows)
-    assert {"estim.ls_rate", "estim.lasso_rate", "estim.ls_formula"} <= {
-        r["claim_id"] for r in rows
+    assert {"estim.ls_rate", "estim.lasso_rate", "estim.ls_formula"} <= {r.claim_id for r in rows}
+    # a sparse-estimation rate on rotated data: its premise is false
+    rotated = [
+        r for r in rows if r.claim_id == "estim.lasso_rate" and r.setting["geometry"] == "rotated"
+    ]
+    assert rotated and {(r.verdict, r.reason) for r in rotated} == {
+        ("not applicable", "premise_false")
     }
     fig = plotting.plot_sample_complexity(df)
     assert len(fig.axes) == 3 * 2

@@ -72,9 +72,13 @@ def test_fresh_grid_is_a_pure_function_of_the_seed_and_in_its_domain() -> None:
 
 
 def test_run_is_tidy_and_deterministic(table) -> None:
-    n_cells = len(pb.cells(TINY))
-    assert n_cells == TINY.replicates * len({c[:2] for c in pb.cells(TINY)})
-    assert len(table) == n_cells * len(TINY.estimators) * len(pb.SAMPLERS)
+    cells = pb.cells(TINY)
+    drawn = [c for c in cells if c[0] != "corner"]
+    corners = [c for c in cells if c[0] == "corner"]
+    assert len(drawn) == TINY.replicates * len({c[:2] for c in drawn})
+    assert len(corners) == len(pb.corner_grid(TINY))
+    n_rows = (len(drawn) * len(TINY.estimators) + len(corners) * len(pb.DETERMINISTIC))
+    assert len(table) == n_rows * len(pb.SAMPLERS)
     for col in ("grid", "point", "d", "s", "T", "estimator", "sampler", "seed", "kl", "eps2"):
         assert col in table
     for col in ("kl", "eps2", "eps2_sampler", "bound_paper", "bound_li"):
@@ -111,7 +115,9 @@ def test_bounds_and_perturbation_size(table) -> None:
     np.testing.assert_allclose(perturbed["eps2"], TINY.perturb_eps**2, rtol=1e-9)
 
 
-def _synthetic(fresh_ratio: np.ndarray, fresh_d: np.ndarray, noise: float) -> pd.DataFrame:
+def _synthetic(
+    fresh_ratio: np.ndarray, fresh_d: np.ndarray, noise: float, estimator: str = "exact"
+) -> pd.DataFrame:
     """One estimator/sampler, 4 replicates per point: fit-grid geometric means in [0.5, 1]
     (C_fit = 1) and the given fresh geometric means, log-normal replicate noise."""
     rng = np.random.default_rng(0)
@@ -129,31 +135,57 @@ def _synthetic(fresh_ratio: np.ndarray, fresh_d: np.ndarray, noise: float) -> pd
     df["bound_paper"] = 2.0
     df["bound_li"] = 3.0
     df["kl"] = df["ratio"] * 2.0
-    df["estimator"], df["sampler"], df["n"], df["c0"], df["c1"] = "exact", "beta", 64, 2.0, 4.0
+    df["estimator"], df["sampler"], df["n"], df["c0"], df["c1"] = estimator, "beta", 64, 2.0, 4.0
     return df.drop(columns="ratio")
 
 
 def test_verdict_rule() -> None:
-    """holds / fails / inconclusive exactly as the module docstring states."""
+    """Deterministic (exact-score) rows: the domain rule; estimated scores: the one-sided
+    upper-bound rule with replicate standard errors (module docstring)."""
     d = np.geomspace(8, 512, 12).round()
     rng = np.random.default_rng(1)
     flat = 0.9 * np.exp(0.01 * rng.standard_normal(d.size))
     one_high = np.where(np.arange(d.size) == 3, 1.2, flat)
     growing_below = 0.01 * (d / 8) ** 0.5  # grows in d, never reaches C_fit
     cases = (
-        ("holds", flat, 0.0),  # deterministic, below C_fit, no trend
-        ("fails", 0.5 * (d / 8) ** 0.5, 0.0),  # grows in d and crosses C_fit
-        ("fails", one_high, 0.0),  # deterministic excess: real
-        ("holds", one_high, 0.3),  # 20% excess within replicate noise (z ~ 0.9), no trend
-        ("fails", one_high, 0.01),  # the same excess, noise 100x smaller (z ~ 26)
-        ("inconclusive", growing_below, 0.0),
+        ("holds", "all_points_satisfy", flat, 0.0, "exact"),
+        ("fails", "point_violates", 0.5 * (d / 8) ** 0.5, 0.0, "exact"),  # crosses C_fit
+        ("fails", "point_violates", one_high, 0.0, "exact"),  # deterministic excess: real
+        # deterministic and below C_fit on the whole domain: holds there (trend in detail)
+        ("holds", "all_points_satisfy", growing_below, 0.0, "exact"),
+        ("holds", "within_bound", one_high, 0.3, "ls"),  # 20% excess, z ~ 0.9
+        ("fails", "exceeds_bound", one_high, 0.01, "ls"),  # the same excess, z ~ 26
+        ("inconclusive", "trend_toward_bound", growing_below, 0.01, "ls"),
     )
-    for expected, ratios, noise in cases:
-        rows = pb.verdicts(_synthetic(ratios, d, noise))
-        assert [r["verdict"] for r in rows] == [expected], (expected, noise)
-        assert rows[0]["claim_id"] == "paper.theorem1"
-    rows = pb.verdicts(_synthetic(growing_below, d, 0.0))
-    assert "trend reaches C_fit near d" in rows[0]["detail"]
+    for expected, reason, ratios, noise, estimator in cases:
+        rows = pb.verdicts(_synthetic(ratios, d, noise, estimator))
+        assert [(r.verdict, r.reason) for r in rows] == [(expected, reason)], (expected, noise)
+        assert rows[0].claim_id == "paper.theorem1"
+    rows = pb.verdicts(_synthetic(growing_below, d, 0.01, "ls"))
+    assert "trend reaches C_fit near d" in rows[0].detail
+
+
+def test_deterministic_failure_at_a_corner_is_found() -> None:
+    """The audit's case: the random draw stops short of d_max, the corner d = 512 fails."""
+    d = np.geomspace(8, 297, 10).round()
+    df = _synthetic(0.9 * (d / 297), d, 0.0)
+    corner = df[df["grid"] == "fresh"].iloc[[-1]].copy()
+    corner["grid"], corner["point"], corner["d"] = "corner", 0, 512
+    corner["kl"] = 1.54 * corner["bound_paper"]
+    rows = pb.verdicts(pd.concat([df, corner], ignore_index=True))
+    assert (rows[0].verdict, rows[0].reason) == ("fails", "point_violates")
+    assert rows[0].extra["worst_point"]["d"] == 512
+    assert rows[0].measured == pytest.approx(1.54)
+    assert pb.verdicts(df)[0].verdict == "holds"  # without the corner the draw alone passes
+
+
+def test_corner_grid_spans_the_fresh_domain() -> None:
+    full = pb.Config.full()
+    corners = pb.corner_grid(full)
+    assert {c[0] for c in corners} == set(full.fresh_d)
+    assert {c[2] for c in corners} == set(full.fresh_T)
+    cells = pb.cells(full)
+    assert sum(c[0] == "corner" for c in cells) == len(corners)
 
 
 def test_verdicts_structure_survives_csv(table, tmp_path) -> None:
@@ -161,10 +193,10 @@ def test_verdicts_structure_survives_csv(table, tmp_path) -> None:
     table.to_csv(path, index=False)
     rows = pb.verdicts(pd.read_csv(path))
     assert len(rows) == len(TINY.estimators) * len(pb.SAMPLERS)
-    assert {r["claim_id"] for r in rows} == {"paper.theorem1"}
+    assert {r.claim_id for r in rows} == {"paper.theorem1"}
     for row in rows:
-        assert row["verdict"] in ("holds", "fails", "inconclusive")
-        assert {"setting", "predicted", "measured", "detail"} <= set(row)
+        assert row.verdict in ("holds", "fails", "inconclusive")
+        assert row.kind == ("domain" if row.setting["score"] == "exact" else "upper_bound")
 
 
 def test_figure(table) -> None:

@@ -1,38 +1,48 @@
-"""simulate.report: the verdict report and the README block are generated from rows."""
+"""simulate.report: the verdict report and the README block are formatted from Verdicts."""
 
 from __future__ import annotations
 
-from simulate import report
+from simulate import judge, report
 
 ROWS = [
-    {
-        "claim_id": "paper.theorem1",
-        "setting": "exact score, beta sampler",
-        "predicted": "KL <= C B",
-        "measured": "max 1.8 | grows",
-        "verdict": "fails",
-        "detail": "worst point d=512\nsecond line",
-    },
-    {"claim_id": "no.such.claim", "measured": "3", "verdict": "holds"},
+    judge.Verdict(
+        "paper.theorem1",
+        {"score": "exact", "sampler": "beta"},
+        "domain",
+        1.8,
+        (float("nan"), 1.0),
+        "KL <= C B | C fitted",
+        1.0,
+        "fails",
+        "point_violates",
+        "worst point d=512\nsecond line",
+    ),
+    judge.not_applicable("no.such.claim", {"d": 3}, "rate", "", "premise false here"),
 ]
 
 
 def test_report_rows_details_and_pending_claims() -> None:
-    text = report.render_report(ROWS, "quick", "abc123", ["a.png"])
+    outcomes = {"theory/test_schedules.py::test_beta_le_h_symbolic": "passed"}
+    text = report.render_report(ROWS, "quick", "abc123", ["a.png"], outcomes)
     assert "code version `abc123`" in text
-    assert "Verdicts: 1 holds, 1 fails, 0 inconclusive." in text
+    assert "Verdicts: 0 holds, 1 fails, 0 inconclusive, 1 not applicable." in text
     assert "| `paper.theorem1` | Theorem 1 (as read)" in text
-    assert "max 1.8 \\| grows" in text  # pipes escaped inside cells
+    assert "KL <= C B \\| C fitted" in text  # pipes escaped inside cells
     assert "(not in theory/claims.py)" in text
-    assert "- `paper.theorem1`, exact score, beta sampler: worst point d=512 second line" in text
+    assert "- `paper.theorem1`, score=exact, sampler=beta: worst point d=512 second line" in text
     pending = text.split("## Open claims not measured in this run")[1].split("##")[0]
     assert "`disc.T_decay`" in pending and "`paper.theorem1`" not in pending
-    assert "| `sched.beta_le_h` |" in text.split("## Checked by `pytest theory/`")[1]
+    checked = text.split("## Checked by `pytest theory/`")[1]
+    # The column is the outcome of this run, not the registry's word.
+    assert "`theory/test_schedules.py::test_beta_le_h_symbolic` passed" in checked
+    assert "`theory/test_schedules.py::test_beta_le_h_numeric` not collected" in checked
     assert text.endswith("![a.png](a.png)\n")
-    # Every table row has the header's number of cells.
-    for line in text.splitlines():
+    measured = text.split("## Measured by the experiments")[1].split("##")[0]
+    for line in measured.splitlines():
         if line.startswith("| `paper.theorem1`"):
-            assert line.replace("\\|", "").count("|") == 8
+            assert line.replace("\\|", "").count("|") == 10
+    unrun = report.render_report(ROWS, "quick", "abc123")
+    assert "`theory/test_schedules.py::test_beta_le_h_symbolic` (not run)" in unrun
 
 
 def test_readme_block_replaces_only_between_the_markers() -> None:

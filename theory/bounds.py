@@ -21,6 +21,7 @@ Notation (code name -> symbol):
 ``h``              c1 log T / T (Li schedule step size)
 ``G_on, G_off``    per-coordinate constants of our derived bound (gaussian.bound_factor)
 ``D_on, D_off``    leading constants of our derived expansion (gaussian.leading_constant)
+``I_on, I_off``    initialization terms per coordinate from Y_T ~ N(0, I)
 =================  ===================================================================
 """
 
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 G_on, G_off, D_on, D_off = sp.symbols("G_on G_off D_on D_off", positive=True)
+#: Exact initialization terms per support / off-support coordinate from Y_T ~ N(0, I)
+#: (gaussian.coordinate_terms(..., init="standard") minus the q_T start).
+I_on, I_off = sp.symbols("I_on I_off", positive=True)
 C_eps = sp.Symbol("C_eps", positive=True)
 H_LI = c1 * sp.log(T) / T
 
@@ -146,23 +150,39 @@ ANCHORS: tuple[Bound, ...] = (
 )
 
 
-def _derived(variance: str) -> Bound:
-    """Our derived discretization bound for Gaussian data with the exact score.
+#: Per off-support coordinate (lambda = 0) the derived discretization factor G of
+#: ``gaussian.bound_factor``: for posterior and ddim that factor carries lambda, so it is 0
+#: there (derived, not set: ``theory/test_bounds.py`` checks it against the numeric
+#: function); for beta it is (1 - abar_T / abar_1) / sigma2_T > 0, kept as the symbol G_off.
+G_OFF: dict[str, sp.Expr] = {"beta": G_off, "posterior": sp.Integer(0), "ddim": sp.Integer(0)}
 
-    KL_disc <= (Hbar^2 / 2) [s G_on^2 + (d - s) G_off^2] (gaussian.derived_bound, separated
-    form with min(1, 1 + delta_lo) = 1), Hbar = 2h(1+h)/(1-h)^2 = 2h + O(h^2): the leading
-    term is 2 c1^2 [s G_on^2 + (d - s) G_off^2] log^2 T / T^2. G_off = 0 for posterior and
-    ddim (off-support eps_t = 0 exactly), G_off = 1 + O(abar_T) for beta.
+
+def _derived(variance: str, init: str = "q_T") -> Bound:
+    """Our derived bound for Gaussian data with the exact score, per sampler and start.
+
+    Discretization (gaussian.derived_bound, separated form with min(1, 1 + delta_lo) = 1):
+    KL_disc <= (Hbar^2 / 2) [s G_on^2 + (d - s) G_off^2], Hbar = 2h(1+h)/(1-h)^2 = 2h + O(h^2),
+    leading term 2 c1^2 [s G_on^2 + (d - s) G_off^2] log^2 T / T^2, with G_off from ``G_OFF``.
+    ``init="normal"`` (Y_T ~ N(0, I)) adds the exact initialization terms, s I_on +
+    (d - s) I_off (I_off > 0 for every sampler: for ddim (v_T - 1 - log v_T)/2, 0.41 at
+    c0 = c1 = 4, T = 100); ``init="q_T"`` has none. Only the q_T form of posterior and ddim
+    is free of d.
     """
-    off = G_off**2 if variance == "beta" else 0
-    A = 2 * c1**2 * (s * G_on**2 + (d - s) * off)
-    return Bound(
-        f"derived.{variance}", "derived here", "KL", A * sp.log(T) ** 2 / T**2, A, 2, 2, True
-    )
+    A = 2 * c1**2 * (s * G_on**2 + (d - s) * G_OFF[variance] ** 2)
+    expr = A * sp.log(T) ** 2 / T**2
+    name = f"derived.{variance}"
+    if init == "normal":
+        expr = expr + s * I_on + (d - s) * I_off
+        name += ".normal"
+    elif init != "q_T":
+        raise ValueError(f"init={init!r}; allowed: 'q_T', 'normal'")
+    return Bound(name, "derived here", "KL", expr, A, 2, 2, True)
 
 
 def _derived_leading(variance: str) -> Bound:
     """Leading term (h^2/4)[s D_on^2 + (d - s) D_off^2] of the exact KL (gaussian.leading_kl)."""
+    # The leading constant D(lambda = 0) is 1 for beta and 0 for posterior and ddim
+    # (gaussian.leading_constant, checked in theory/test_gaussian.py::test_leading_term).
     off = D_off**2 if variance == "beta" else 0
     A = c1**2 * (s * D_on**2 + (d - s) * off) / 4
     return Bound(
@@ -179,6 +199,7 @@ def _derived_leading(variance: str) -> Bound:
 
 DERIVED: dict[str, Bound] = {
     **{f"derived.{v}": _derived(v) for v in ("beta", "posterior", "ddim")},
+    **{f"derived.{v}.normal": _derived(v, "normal") for v in ("beta", "posterior", "ddim")},
     **{f"derived.{v}.leading": _derived_leading(v) for v in ("beta", "posterior", "ddim")},
 }
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import optimize
 
 from theory import bounds as bd
+from theory import gaussian
+from theory.schedules import li_beta
 from theory._testing import FAST
 from theory.symbols import C, T, c1, d, eps, s
 
@@ -34,11 +37,39 @@ def test_li_scales_with_d_squared() -> None:
     assert sp.simplify(sp.limit(li / d**2, d, sp.oo) - C * sp.log(T) ** 3 / T) == 0
 
 
-def test_derived_posterior_ddim_d_free() -> None:
+def test_derived_posterior_ddim_d_free_from_q_T_only() -> None:
+    """From q_T the off-support discretization factor of posterior and ddim is 0: checked
+    against the numeric bound factor (it carries lambda), not assumed. From N(0, I) every
+    sampler's bound has the off-support initialization term (d - s) I_off."""
+    rng = np.random.default_rng(0)
+    for T_, c0_, c1_ in ((100, 4.0, 4.0), (50, 2.0, 4.0), (1000, 2.0, 4.0)):
+        beta = li_beta(T_, c0_, c1_)
+        assert gaussian.bound_factor(beta, np.zeros(1), "beta")[0] > 0
+        for v in ("posterior", "ddim"):
+            assert gaussian.bound_factor(beta, np.zeros(1), v)[0] == 0.0
+            lam = rng.uniform(0.1, 5.0, 3)
+            assert np.all(gaussian.bound_factor(beta, lam, v) > 0)
     for v in ("posterior", "ddim"):
         expr = bd.DERIVED[f"derived.{v}"].expr
         assert d not in expr.free_symbols
         assert sp.limit(sp.diff(expr, d), d, sp.oo) == 0
+    for v in ("beta", "posterior", "ddim"):
+        normal = bd.DERIVED[f"derived.{v}.normal"].expr
+        assert d in normal.free_symbols
+        assert (
+            sp.simplify(sp.diff(normal, d) - sp.diff(bd.DERIVED[f"derived.{v}"].expr, d) - bd.I_off)
+            == 0
+        )
+
+
+def test_ddim_off_support_initialization_term_is_the_exact_kl() -> None:
+    """The I_off of ddim from N(0, I) is (v_T - 1 - log v_T)/2: 0.406 at c0 = c1 = 4, T = 100
+    (the audit's number), equal to the exact per-coordinate KL."""
+    beta = li_beta(100, 4.0, 4.0)
+    _, _, v = gaussian.schedule_arrays(beta)
+    exact_off = gaussian.coordinate_terms(beta, np.zeros(1), 0.0, "ddim", "standard").kl[0]
+    assert exact_off == pytest.approx((v[-1] - 1 - math.log(v[-1])) / 2, rel=1e-12)
+    assert exact_off == pytest.approx(0.406, abs=5e-4)
 
 
 def test_derived_beta_linear_in_d() -> None:

@@ -5,12 +5,15 @@ Contract of a module ``simulate/experiments/NAME.py``:
 - ``NAME: str``;
 - ``Config``: a frozen dataclass whose defaults are the full setting, with class methods
   ``quick()`` and ``full()``;
-- ``run(config) -> pandas.DataFrame``: a pure function of the config, one tidy row per
-  setting x replicate, with a column for every parameter, the seed, each metric and the
-  theory's prediction;
-- ``verdicts(df) -> list[dict]``: one dict per (claim, setting) with keys ``claim_id``,
-  ``setting``, ``predicted``, ``measured``, ``verdict`` ("holds" | "fails" |
-  "inconclusive") and ``detail``.
+- ``cells(config) -> list[tuple]``: the experiment's cells (each a pure function of its
+  settings; the pipeline caches each finished cell, ``simulate.pipeline.cells``);
+- ``run_cell(config, cell) -> dict | list[dict]``: the tidy rows of one cell, with a column
+  for every parameter, the seed, each metric and the theory's prediction;
+- ``run(config) -> pandas.DataFrame``: every cell in order, in this process (a convenience;
+  ``regdiff`` runs cells through the pipeline);
+- ``verdicts(df) -> list[simulate.judge.Verdict]``: one verdict per (claim, setting), each
+  decided by the judging rule of its claim's kind;
+- ``CLAIMS``: the ids of the claims it decides (a failed cell makes each "inconclusive").
 
 An experiment never plots; ``simulate.plotting.plot_NAME(df)`` draws its table.
 """
@@ -23,7 +26,7 @@ from types import ModuleType
 
 __all__ = ["get", "names", "registry"]
 
-_REQUIRED = ("NAME", "Config", "run", "verdicts")
+_REQUIRED = ("NAME", "Config", "cells", "run_cell", "run", "verdicts", "CLAIMS")
 
 
 def registry() -> dict[str, ModuleType]:

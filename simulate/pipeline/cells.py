@@ -1,0 +1,327 @@
+"""Cells, their on-disk cache, and the executors that run them (DESIGN.md, "Scale").
+
+A *cell* is one element of ``module.cells(config)``; ``module.run_cell(config, cell)`` is a
+pure function of the experiment's config and the cell, returning one row (a dict) or
+several. Each finished cell is stored at once, by the process that computed it, under
+
+    CACHE/cells/<experiment>/<key>.pkl,   key = sha256(experiment | config | cell | code version)
+
+written to a temporary file and renamed (``os.replace`` is atomic), so a run killed at any
+point (kill -9 included) loses no finished cell and leaves no half-written one; started
+again, it recomputes only the cells that are missing. A cell that raises is recorded with
+its traceback and the run goes on (its experiment's claims then read "inconclusive: cell
+failed"); failed cells are not cached, so the next run retries them.
+
+Executors (all yield the same rows: a cell's numbers do not depend on where it runs, its
+noise being a pure function of its seeds):
+
+- ``SerialExecutor``: in this process;
+- ``ProcessExecutor(jobs)``: local worker processes;
+- ``DaskExecutor(scheduler, jobs)``: an existing Dask cluster (``tcp://HOST:PORT``) or a
+  ``distributed.LocalCluster`` (``"local"``). The cache folder must be visible to the workers
+  (a shared file system on a cluster).
+
+Each worker sets its numba thread count (``threads``) before a cell, so N workers on an
+N-core machine do not oversubscribe it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+__all__ = [
+    "CellCache",
+    "CellOutcome",
+    "DaskExecutor",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "Task",
+    "assemble",
+    "cell_key",
+    "compute_cell",
+    "make_executor",
+    "run_tasks",
+    "tasks_for",
+    "value_columns",
+]
+
+
+def cell_key(experiment: str, config: Any, cell: tuple) -> str:
+    """Hash of the cell's settings and the code version (24 hex digits)."""
+    from simulate.experiments._common import code_version
+
+    text = f"{experiment}|{config!r}|{cell!r}|{code_version()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One cell of one experiment, with its cache key."""
+
+    experiment: str
+    config: Any
+    cell: tuple
+    index: int
+    key: str
+
+    @property
+    def kind(self) -> str:
+        """The cell's kind for the timing summary: its first entry if a string."""
+        first = self.cell[0] if self.cell else ""
+        return f"{self.experiment}:{first}" if isinstance(first, str) else self.experiment
+
+
+@dataclass
+class CellOutcome:
+    """What became of a task: its rows, or the error it raised."""
+
+    task: Task
+    rows: list[dict] | None
+    error: str | None
+    seconds: float
+    reused: bool = False
+
+
+def tasks_for(module: Any, config: Any) -> list[Task]:
+    """The tasks of every cell of ``module`` at ``config``, in the module's cell order."""
+    return [
+        Task(module.NAME, config, tuple(cell), i, cell_key(module.NAME, config, tuple(cell)))
+        for i, cell in enumerate(module.cells(config))
+    ]
+
+
+@dataclass(frozen=True)
+class CellCache:
+    """Finished cells on disk; ``root=None`` caches nothing."""
+
+    root: Path | None
+
+    def path(self, task: Task) -> Path:
+        if self.root is None:
+            raise ValueError("this cache has no folder")
+        return Path(self.root) / "cells" / task.experiment / f"{task.key}.pkl"
+
+    def load(self, task: Task) -> list[dict] | None:
+        if self.root is None:
+            return None
+        path = self.path(task)
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh)
+        except FileNotFoundError:
+            return None
+        except (EOFError, pickle.UnpicklingError):  # pragma: no cover - only if tampered with
+            return None
+
+    def remove_stale(self) -> int:
+        """Delete temporary files left by a killed run (never a finished cell); their count."""
+        if self.root is None or not (Path(self.root) / "cells").exists():
+            return 0
+        stale = list((Path(self.root) / "cells").rglob(".*.tmp"))
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
+    def store(self, task: Task, rows: list[dict]) -> None:
+        if self.root is None:
+            return
+        path = self.path(task)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{task.key}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(rows, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcome:
+    """Run one cell (in whatever process the executor chose) and store it if it finished."""
+    import numba
+
+    from simulate import experiments
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    module = experiments.get(task.experiment)
+    start = time.perf_counter()
+    try:
+        out = module.run_cell(task.config, task.cell)
+    except Exception as exc:  # recorded, never swallowed: the report names it
+        tb = traceback.format_exc(limit=6)
+        error = f"{type(exc).__name__}: {exc}\n{tb}"
+        return CellOutcome(task, None, error, time.perf_counter() - start)
+    rows = [out] if isinstance(out, dict) else list(out)
+    CellCache(Path(cache_root) if cache_root else None).store(task, rows)
+    return CellOutcome(task, rows, None, time.perf_counter() - start)
+
+
+class Executor(Protocol):
+    """Runs tasks and yields their outcomes as they finish (any order)."""
+
+    jobs: int
+
+    def run(
+        self, tasks: Sequence[Task], cache_root: str | None, threads: int
+    ) -> Iterator[CellOutcome]: ...
+
+
+@dataclass
+class SerialExecutor:
+    """Every task in this process, in order."""
+
+    jobs: int = 1
+
+    def run(
+        self, tasks: Sequence[Task], cache_root: str | None, threads: int
+    ) -> Iterator[CellOutcome]:
+        for task in tasks:
+            yield compute_cell(task, cache_root, threads)
+
+
+@dataclass
+class ProcessExecutor:
+    """Local worker processes (``concurrent.futures``), started by *spawn*: forking a
+    process whose numba kernels already run OpenMP threads is unsafe (GNU OpenMP aborts)."""
+
+    jobs: int
+
+    def run(
+        self, tasks: Sequence[Task], cache_root: str | None, threads: int
+    ) -> Iterator[CellOutcome]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=context) as pool:
+            futures = [pool.submit(compute_cell, t, cache_root, threads) for t in tasks]
+            for future in as_completed(futures):
+                yield future.result()
+
+
+@dataclass
+class DaskExecutor:
+    """A Dask cluster: ``scheduler`` is ``tcp://HOST:PORT`` or ``"local"``."""
+
+    scheduler: str
+    jobs: int
+    _client: Any = field(default=None, repr=False)
+
+    def run(
+        self, tasks: Sequence[Task], cache_root: str | None, threads: int
+    ) -> Iterator[CellOutcome]:
+        from distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if self.scheduler == "local":
+            cluster = LocalCluster(
+                n_workers=self.jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(self.scheduler)
+        try:
+            futures = [
+                client.submit(compute_cell, t, cache_root, threads, pure=False) for t in tasks
+            ]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def make_executor(jobs: int = 1, scheduler: str | None = None) -> Executor:
+    """``scheduler`` given: Dask; else processes when ``jobs > 1``, else serial."""
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs} must be >= 1")
+    if scheduler is not None:
+        if not (scheduler == "local" or scheduler.startswith(("tcp://", "tls://", "inproc://"))):
+            raise ValueError(f"scheduler={scheduler!r}: 'local' or an address like tcp://HOST:PORT")
+        return DaskExecutor(scheduler, jobs)
+    return ProcessExecutor(jobs) if jobs > 1 else SerialExecutor()
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    executor: Executor,
+    cache: CellCache,
+    *,
+    threads: int = 1,
+    progress: bool = False,
+) -> list[CellOutcome]:
+    """Every task's outcome, in task order: cached cells are reused, the rest computed.
+
+    The progress bar counts cells (with tqdm's rate and ETA); the cached ones are counted at
+    the start.
+    """
+    cache.remove_stale()
+    outcomes: dict[int, CellOutcome] = {}
+    todo: list[Task] = []
+    for pos, task in enumerate(tasks):
+        rows = cache.load(task)
+        if rows is None:
+            todo.append(task)
+        else:
+            outcomes[pos] = CellOutcome(task, rows, None, 0.0, reused=True)
+    position = {id(t): p for p, t in enumerate(tasks)}
+    by_key = {(t.experiment, t.index): position[id(t)] for t in tasks}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), initial=len(outcomes), desc="cells", unit="cell")
+    root = str(Path(cache.root).resolve()) if cache.root is not None else None
+    try:
+        for outcome in executor.run(todo, root, threads):
+            outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
+            if bar is not None:
+                bar.set_postfix_str(outcome.task.experiment, refresh=False)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [outcomes[p] for p in range(len(tasks))]
+
+
+def assemble(outcomes: Iterable[CellOutcome]) -> tuple[pd.DataFrame, list[CellOutcome]]:
+    """The table of the finished cells (in cell order, with provenance) and the failures."""
+    from simulate.experiments._common import with_provenance
+
+    rows: list[dict] = []
+    failed: list[CellOutcome] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            failed.append(outcome)
+        else:
+            rows.extend(outcome.rows or [])
+    return with_provenance(pd.DataFrame(rows)), failed
+
+
+def value_columns(df: pd.DataFrame) -> list[str]:
+    """The columns that hold results: all but provenance and timings (``*_seconds``).
+
+    These are the columns that must be identical across executors, job counts and resumed
+    runs.
+    """
+    from simulate.experiments._common import provenance
+
+    skip = set(provenance())
+    return [c for c in df.columns if c not in skip and not c.endswith("_seconds")]

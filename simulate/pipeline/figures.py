@@ -1,0 +1,169 @@
+"""The main job: every experiment's cells, its table, figure and verdicts, and the report.
+
+``make_figures`` runs the cells of all chosen experiments through one executor (so cells of
+different experiments keep every worker busy), reusing cached cells, then writes
+
+    OUT/data/NAME.csv, OUT/NAME.png, OUT/data/verdicts.csv, OUT/REPORT.md, README block
+
+into a staging folder beside OUT and moves each file into place only when everything is
+ready: a failure leaves OUT as it was. Verdicts come from ``module.verdicts(table)``; an
+experiment with a failed cell gets, for each claim it decides, "inconclusive: cell failed"
+naming the error instead (its partial table is still written, for inspection).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulate import judge
+from simulate.pipeline.cells import CellCache, Executor, assemble, run_tasks, tasks_for
+
+__all__ = ["FiguresResult", "make_figures", "preset_config"]
+
+
+def preset_config(module: Any, preset: str) -> Any:
+    """``module.Config.quick()`` or ``.full()``."""
+    if preset not in ("quick", "full"):
+        raise ValueError(f"preset={preset!r}; allowed: 'quick', 'full'")
+    return module.Config.quick() if preset == "quick" else module.Config.full()
+
+
+@dataclass
+class FiguresResult:
+    """What a run made: tables, verdicts, failures and where the time went."""
+
+    tables: dict[str, pd.DataFrame]
+    verdicts: list[judge.Verdict]
+    failures: dict[str, list[Any]]
+    reused: int
+    computed: int
+    seconds_by_kind: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    def timing_summary(self) -> str:
+        lines = [
+            f"cells: {self.reused} reused from the cache, {self.computed} computed; "
+            f"wall time {self.wall_seconds:.1f} s",
+            "cell time by kind (summed over workers):",
+        ]
+        for kind, sec in sorted(self.seconds_by_kind.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {kind:40s} {sec:9.1f} s")
+        return "\n".join(lines)
+
+
+def _failed_verdicts(module: Any, failed: list[Any]) -> list[judge.Verdict]:
+    from theory.claims import get
+
+    first = failed[0]
+    error = first.error.splitlines()[0] if first.error else "unknown error"
+    setting = {
+        "experiment": module.NAME,
+        "failed cells": len(failed),
+        "first": repr(first.task.cell),
+    }
+    return [judge.cell_failed(c, setting, get(c).kind, error) for c in module.CLAIMS]
+
+
+def make_figures(
+    names: Sequence[str],
+    preset: str,
+    out: Path,
+    readme: Path | None,
+    executor: Executor,
+    cache: CellCache,
+    *,
+    threads: int = 1,
+    theory_tests: bool = True,
+    progress: bool = False,
+) -> FiguresResult:
+    """Run, judge and write everything (module docstring)."""
+    from simulate import experiments, plotting, report
+    from simulate.experiments._common import code_version
+    from simulate.pipeline.theory_check import run_claim_tests
+
+    start = time.perf_counter()
+    modules = {name: experiments.get(name) for name in names}
+    configs = {name: preset_config(m, preset) for name, m in modules.items()}
+    tasks = [t for name, m in modules.items() for t in tasks_for(m, configs[name])]
+    outcomes = run_tasks(tasks, executor, cache, threads=threads, progress=progress)
+    by_exp: dict[str, list[Any]] = defaultdict(list)
+    seconds: dict[str, float] = defaultdict(float)
+    for o in outcomes:
+        by_exp[o.task.experiment].append(o)
+        if not o.reused:
+            seconds[o.task.kind] += o.seconds
+    tables: dict[str, pd.DataFrame] = {}
+    failures: dict[str, list[Any]] = {}
+    verdicts: list[judge.Verdict] = []
+    for name, module in modules.items():
+        t0 = time.perf_counter()
+        df, failed = assemble(by_exp[name])
+        tables[name] = df
+        if failed:
+            failures[name] = failed
+            verdicts.extend(_failed_verdicts(module, failed))
+        else:
+            verdicts.extend(module.verdicts(df))
+        seconds[f"{name}:verdicts"] += time.perf_counter() - t0
+    outcomes_by_test = None
+    if theory_tests:
+        t0 = time.perf_counter()
+        outcomes_by_test = run_claim_tests(Path(cache.root) if cache.root else None)
+        seconds["pytest (claims' tests)"] += time.perf_counter() - t0
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out.parent))
+    try:
+        (staging / "data").mkdir()
+        figures = []
+        for name, df in tables.items():
+            df.to_csv(staging / "data" / f"{name}.csv", index=False)
+            plot = getattr(plotting, f"plot_{name}", None)
+            if plot is not None and name not in failures:
+                t0 = time.perf_counter()
+                fig = plot(df)
+                fig.savefig(staging / f"{name}.png")
+                figures.append(f"{name}.png")
+                seconds[f"{name}:figure"] += time.perf_counter() - t0
+        pd.DataFrame([v.as_row() for v in verdicts]).to_csv(
+            staging / "data" / "verdicts.csv", index=False
+        )
+        text = report.render_report(verdicts, preset, code_version(), figures, outcomes_by_test)
+        (staging / "REPORT.md").write_text(text)
+        new_readme = None
+        if readme is not None and readme.exists():
+            new_readme = report.replace_readme_block(
+                readme.read_text(), report.readme_block(verdicts)
+            )
+        # Everything is ready: move it into place (each move is atomic).
+        (out / "data").mkdir(parents=True, exist_ok=True)
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                os.replace(path, out / path.relative_to(staging))
+        if new_readme is not None and readme is not None:
+            tmp = readme.with_suffix(".md.tmp")
+            tmp.write_text(new_readme)
+            os.replace(tmp, readme)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    reused = sum(o.reused for o in outcomes)
+    return FiguresResult(
+        tables,
+        verdicts,
+        failures,
+        reused,
+        len(outcomes) - reused,
+        dict(seconds),
+        time.perf_counter() - start,
+    )

@@ -1,0 +1,207 @@
+"""simulate.pipeline: seeds by name, the cell cache, failed cells, executors, resuming.
+
+A cell is a pure function of its settings, so its rows must not depend on whether it was
+computed now or read from the cache, in this process, in a worker process or on a Dask
+worker, nor on a run being killed and restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulate import judge
+from simulate.experiments import discretization, r_sensitivity
+from simulate.pipeline import cells as pc
+from simulate.pipeline.figures import make_figures
+from simulate.pipeline.seeds import seed_for
+
+TINY = discretization.Config(
+    T_grid=(20, 50, 100),
+    d_grid=(4, 8, 16),
+    mc_d=(4,),
+    mc_n=200,
+    asymptote_T=(100, 1000, 10000),
+)
+
+
+def test_seed_for_is_a_function_of_names() -> None:
+    assert seed_for(0, 3, 7) == int(np.random.SeedSequence([0, 3, 7]).generate_state(1)[0])
+    assert seed_for(0, "sphere", 1) == seed_for(0, "sphere", 1)
+    assert seed_for(0, "sphere", 1) != seed_for(0, "torus", 1)
+    with pytest.raises(TypeError, match="ints or strings"):
+        seed_for(0, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=">= 0"):
+        seed_for(-1)
+
+
+def test_cache_reuses_every_finished_cell(tmp_path: Path) -> None:
+    tasks = pc.tasks_for(discretization, TINY)
+    cache = pc.CellCache(tmp_path)
+    first = pc.run_tasks(tasks, pc.SerialExecutor(), cache)
+    assert not any(o.reused for o in first) and all(o.error is None for o in first)
+    again = pc.run_tasks(tasks, pc.SerialExecutor(), cache)
+    assert all(o.reused for o in again)
+    a, _ = pc.assemble(first)
+    b, _ = pc.assemble(again)
+    cols = pc.value_columns(a)
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    # A changed setting is a different cell.
+    other = pc.tasks_for(discretization, TINY.__class__(**{**TINY.__dict__, "lam": 3.0}))
+    assert {t.key for t in other}.isdisjoint({t.key for t in tasks})
+
+
+def test_failed_cell_is_recorded_and_its_claims_are_inconclusive(tmp_path, monkeypatch):
+    original = discretization.run_cell
+
+    def flaky(config, cell):
+        if cell[0] == "mc":
+            raise ZeroDivisionError("injected failure")
+        return original(config, cell)
+
+    monkeypatch.setattr(discretization, "run_cell", flaky)
+    monkeypatch.setattr(discretization.Config, "quick", classmethod(lambda cls: TINY))
+    cache = pc.CellCache(tmp_path / "cache")
+    result = make_figures(
+        ["discretization"],
+        "quick",
+        tmp_path / "figs",
+        None,
+        pc.SerialExecutor(),
+        cache,
+        theory_tests=False,
+    )
+    assert len(result.failures["discretization"]) == sum(
+        c[0] == "mc" for c in discretization.cells(TINY)
+    )
+    assert {v.claim_id for v in result.verdicts} == set(discretization.CLAIMS)
+    for v in result.verdicts:
+        assert (v.verdict, v.reason) == ("inconclusive", "cell_failed")
+        assert "ZeroDivisionError: injected failure" in v.detail
+    report = (tmp_path / "figs" / "REPORT.md").read_text()
+    assert "cell_failed" in report
+    # Failed cells are not cached: the next run computes exactly those.
+    monkeypatch.setattr(discretization, "run_cell", original)
+    rerun = make_figures(
+        ["discretization"],
+        "quick",
+        tmp_path / "figs",
+        None,
+        pc.SerialExecutor(),
+        cache,
+        theory_tests=False,
+    )
+    assert rerun.computed == len(result.failures["discretization"])
+    assert not rerun.failures
+    assert all(isinstance(v, judge.Verdict) and v.reason != "cell_failed" for v in rerun.verdicts)
+
+
+def test_process_executor_matches_serial(tmp_path: Path) -> None:
+    tasks = pc.tasks_for(discretization, TINY)
+    serial, _ = pc.assemble(pc.run_tasks(tasks, pc.SerialExecutor(), pc.CellCache(None)))
+    pooled, _ = pc.assemble(
+        pc.run_tasks(tasks, pc.ProcessExecutor(2), pc.CellCache(tmp_path), threads=1)
+    )
+    cols = pc.value_columns(serial)
+    pd.testing.assert_frame_equal(serial[cols], pooled[cols])
+
+
+def test_executor_choice_and_bad_scheduler() -> None:
+    assert isinstance(pc.make_executor(1), pc.SerialExecutor)
+    assert isinstance(pc.make_executor(2), pc.ProcessExecutor)
+    assert isinstance(pc.make_executor(2, "local"), pc.DaskExecutor)
+    with pytest.raises(ValueError, match="scheduler="):
+        pc.make_executor(2, "somewhere")
+    with pytest.raises(ValueError, match="jobs=0"):
+        pc.make_executor(0)
+
+
+def _tables(experiments, executor, cache_root=None) -> dict[str, pd.DataFrame]:
+    out = {}
+    for module in experiments:
+        tasks = pc.tasks_for(module, module.Config.quick())
+        df, failed = pc.assemble(pc.run_tasks(tasks, executor, pc.CellCache(cache_root), threads=1))
+        assert not failed
+        out[module.NAME] = df
+    return out
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_one_process() -> None:
+    """The quick preset of two experiments on a 2-worker LocalCluster and in this process:
+    every value column identical."""
+    mods = (discretization, r_sensitivity)
+    local = _tables(mods, pc.SerialExecutor())
+    dask = _tables(mods, pc.DaskExecutor("local", 2))
+    for name, df in local.items():
+        cols = pc.value_columns(df)
+        pd.testing.assert_frame_equal(df[cols], dask[name][cols])
+
+
+def _figures_cmd(out: Path, cache: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "simulate.cli",
+        "figures",
+        "--preset",
+        "quick",
+        "--jobs",
+        "2",
+        "--only",
+        "discretization",
+        "r_sensitivity",
+        "--out",
+        str(out),
+        "--readme",
+        str(out / "none.md"),
+        "--cache-dir",
+        str(cache),
+        "--no-theory-tests",
+    ]
+
+
+@pytest.mark.slow
+def test_killed_twice_and_restarted_gives_the_same_tables(tmp_path: Path) -> None:
+    """kill -9 at two random moments, then a run to the end: the tables equal those of an
+    uninterrupted run, and the log counts the reused cells."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    reference = tmp_path / "ref"
+    subprocess.run(
+        [*_figures_cmd(reference, tmp_path / "ref-cache"), "--no-cache"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    rng = np.random.default_rng(20261202)
+    for delay in rng.uniform(6.0, 14.0, 2):
+        proc = subprocess.Popen(
+            _figures_cmd(out, cache),
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished = subprocess.run(
+        _figures_cmd(out, cache), check=True, env=env, capture_output=True, text=True
+    )
+    reused = int(finished.stdout.split("cells: ")[1].split(" reused")[0])
+    assert reused > 0, finished.stdout
+    for name in ("discretization", "r_sensitivity"):
+        a = pd.read_csv(reference / "data" / f"{name}.csv")
+        b = pd.read_csv(out / "data" / f"{name}.csv")
+        cols = pc.value_columns(a)
+        pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert not list(cache.rglob("*.tmp"))
