@@ -312,14 +312,16 @@ def plot_sparsity(df: pd.DataFrame) -> Figure:
     Panels: the score's ||v||_1^2 / ||v||_2^2 as a fraction of d; the denoiser's share of
     squared mass in its top s coordinates; the denoiser's ||v||_1^2 / ||v||_2^2 as a fraction
     of d. Points are means over replicates with 95% t intervals; dashed lines are the claims'
-    thresholds (experiment ``sparsity``) and 2/pi, the value of a Gaussian vector.
+    thresholds (the table's ``dense_fraction`` and ``sparse_share`` columns, written by
+    ``sparsity.figure_table``) and 2/pi, the value of a Gaussian vector.
     """
-    from simulate.experiments.sparsity import DENSE_FRACTION, SPARSE_SHARE
     from simulate.stats import mean_ci
 
+    dense = float(df["dense_fraction"].iloc[0]) if "dense_fraction" in df else None
+    share = float(df["sparse_share"].iloc[0]) if "sparse_share" in df else None
     panels = (
-        ("score_eff_frac", "score: ||v||_1^2 / (||v||_2^2 d)", DENSE_FRACTION, "linear"),
-        ("denoiser_top_share", "denoiser: share of ||v||^2 in top s", SPARSE_SHARE, "linear"),
+        ("score_eff_frac", "score: ||v||_1^2 / (||v||_2^2 d)", dense, "linear"),
+        ("denoiser_top_share", "denoiser: share of ||v||^2 in top s", share, "linear"),
         ("denoiser_eff_frac", "denoiser: ||v||_1^2 / (||v||_2^2 d)", None, "log"),
     )
     fig, axes = new_figure(1, len(panels), width=4.2, height=3.6)
@@ -379,12 +381,11 @@ def plot_paper_bound(df: pd.DataFrame) -> Figure:
     fit point is <= 1 by construction); filled markers are the fresh drawn points. Fresh
     points above the line y = 1 exceed the bound with the fitted constant; the experiment's
     verdict asks whether they do so beyond replicate noise (experiment ``paper_bound``).
+    ``df`` carries the ``scaled_paper`` / ``scaled_li`` columns (``paper_bound.figure_table``).
     """
-    from simulate.experiments.paper_bound import SAMPLERS, with_ratios
-
-    table = with_ratios(df)
+    table = df
     rows = (("paper", "paper (s^2 log^3 T / T + eps^2 log T)"), ("li", "Li et al. (d^2 ...)"))
-    samplers = [v for v in SAMPLERS if v in set(table["sampler"])]
+    samplers = list(dict.fromkeys(table["sampler"]))
     fig, axes = new_figure(len(rows), len(samplers), width=3.8, height=3.1)
     for r, (key, title) in enumerate(rows):
         for c, sampler in enumerate(samplers):

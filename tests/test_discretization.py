@@ -141,9 +141,7 @@ def test_cli_run_with_overrides(tmp_path, capsys):
     assert "disc.T_decay" in capsys.readouterr().out
     written = pd.read_csv(out)
     assert set(written.loc[written["kind"] == "exact", "T"]) == {20, 50, 100}
-    assert set(written.loc[written["kind"] == "asymptote", "T"]) == set(
-        discretization.ASYMPTOTE_T
-    )
+    assert set(written.loc[written["kind"] == "asymptote", "T"]) == set(discretization.ASYMPTOTE_T)
     assert cli.main(["run", "discretization", "--set", "bogus=1"]) == 2
     assert "has no parameter 'bogus'" in capsys.readouterr().err
     assert cli.main(["run", "discretization", "--set", "s=four"]) == 2

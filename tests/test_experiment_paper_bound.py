@@ -77,7 +77,7 @@ def test_run_is_tidy_and_deterministic(table) -> None:
     corners = [c for c in cells if c[0] == "corner"]
     assert len(drawn) == TINY.replicates * len({c[:2] for c in drawn})
     assert len(corners) == len(pb.corner_grid(TINY))
-    n_rows = (len(drawn) * len(TINY.estimators) + len(corners) * len(pb.DETERMINISTIC))
+    n_rows = len(drawn) * len(TINY.estimators) + len(corners) * len(pb.DETERMINISTIC)
     assert len(table) == n_rows * len(pb.SAMPLERS)
     for col in ("grid", "point", "d", "s", "T", "estimator", "sampler", "seed", "kl", "eps2"):
         assert col in table
@@ -200,7 +200,7 @@ def test_verdicts_structure_survives_csv(table, tmp_path) -> None:
 
 
 def test_figure(table) -> None:
-    fig = plotting.plot_paper_bound(table)
+    fig = plotting.plot_paper_bound(pb.figure_table(table))
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2 * len(pb.SAMPLERS)
 

@@ -70,6 +70,6 @@ def test_verdicts_structure_survives_csv(table, tmp_path):
 
 
 def test_plot_sparsity_draws_the_table(table):
-    fig = plotting.plot_sparsity(table)
+    fig = plotting.plot_sparsity(sparsity.figure_table(table))
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3

@@ -205,3 +205,16 @@ def test_killed_twice_and_restarted_gives_the_same_tables(tmp_path: Path) -> Non
         cols = pc.value_columns(a)
         pd.testing.assert_frame_equal(a[cols], b[cols])
     assert not list(cache.rglob("*.tmp"))
+
+
+def test_figures_never_import_experiments() -> None:
+    """A figure is a function of a table (sbibm's rule): plotting imports no experiment."""
+    import ast
+
+    import simulate.plotting as plotting
+
+    tree = ast.parse(Path(plotting.__file__).read_text())
+    names = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module] + [
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    ]
+    assert not [m for m in names if m.startswith("simulate.experiments")]

@@ -13,8 +13,8 @@ from scipy import optimize
 
 from theory import bounds as bd
 from theory import gaussian
-from theory.schedules import li_beta
 from theory._testing import FAST
+from theory.schedules import li_beta
 from theory.symbols import C, T, c1, d, eps, s
 
 #: Root of "bound = eps" found by brentq to xtol 1e-12 relative; the Lambert-W closed form

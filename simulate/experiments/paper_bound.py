@@ -276,6 +276,11 @@ def with_ratios(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def figure_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The table the figure draws: ``with_ratios`` (figures never import experiments)."""
+    return with_ratios(df)
+
+
 def fitted_constant(summary: pd.DataFrame) -> float:
     """C_fit: the largest geometric mean of KL / bound over replicates on the fit grid
     (``summary`` from ``point_summary``)."""

@@ -208,6 +208,11 @@ def run(config: Config, progress: bool = False) -> pd.DataFrame:
     return run_cells(NAME, config, cells(config), run_cell, progress, unit="model")
 
 
+def figure_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The table the figure draws: the claims' thresholds added as columns."""
+    return df.assign(dense_fraction=DENSE_FRACTION, sparse_share=SPARSE_SHARE)
+
+
 def _per_alpha(grp: pd.DataFrame, column: str) -> list[tuple[float, float, float, float]]:
     """(alpha_bar, mean, low, high) of ``column`` over replicates, per alpha_bar."""
     out = []

@@ -132,7 +132,8 @@ def make_figures(
             plot = getattr(plotting, f"plot_{name}", None)
             if plot is not None and name not in failures:
                 t0 = time.perf_counter()
-                fig = plot(df)
+                prepare = getattr(modules[name], "figure_table", None)
+                fig = plot(prepare(df) if prepare is not None else df)
                 fig.savefig(staging / f"{name}.png")
                 figures.append(f"{name}.png")
                 seconds[f"{name}:figure"] += time.perf_counter() - t0
