@@ -89,6 +89,25 @@ def _model(config: Config, d: int) -> models.SubspaceGaussian:
     return models.SubspaceGaussian(d, config.s, cov=np.full(config.s, config.lam))
 
 
+def _exact_keys(
+    config: Config, kind: str, c0: float, c1: float, init: str, variance: str, T: int, d: int
+) -> dict:
+    """The setting columns of an exact-path row (no seed, no sample size)."""
+    return {
+        "kind": kind,
+        "c0": c0,
+        "c1": c1,
+        "init": init,
+        "variance": variance,
+        "T": T,
+        "d": d,
+        "s": config.s,
+        "lam": config.lam,
+        "seed": np.nan,
+        "n": np.nan,
+    }
+
+
 def _exact_row(
     config: Config, c0: float, c1: float, init: str, variance: str, T: int, d: int
 ) -> dict:
@@ -100,17 +119,7 @@ def _exact_row(
     per_coord = metrics.kl_gaussian(target, law, per_coordinate=True)
     support = model.support
     return {
-        "kind": "exact",
-        "c0": c0,
-        "c1": c1,
-        "init": init,
-        "variance": variance,
-        "T": T,
-        "d": d,
-        "s": config.s,
-        "lam": config.lam,
-        "seed": np.nan,
-        "n": np.nan,
+        **_exact_keys(config, "exact", c0, c1, init, variance, T, d),
         "kl": float(per_coord.sum()),
         "kl_support": float(per_coord[support].sum()),
         "kl_off_support": float(per_coord[~support].sum()),
@@ -179,17 +188,7 @@ def _asymptote_row(config: Config, c0: float, c1: float, init: str, variance: st
     kl = gaussian.kl_total(beta, np.full(config.s, config.lam), d, variance, init=init)
     _, abar, _ = gaussian.schedule_arrays(beta)
     return {
-        "kind": "asymptote",
-        "c0": c0,
-        "c1": c1,
-        "init": init,
-        "variance": variance,
-        "T": T,
-        "d": d,
-        "s": config.s,
-        "lam": config.lam,
-        "seed": np.nan,
-        "n": np.nan,
+        **_exact_keys(config, "asymptote", c0, c1, init, variance, T, d),
         "kl": kl,
         "alpha_bar_T": float(abar[-1]),
         "li_rate": math.log(T) ** 3 / T,

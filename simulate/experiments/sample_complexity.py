@@ -295,6 +295,21 @@ def _targets() -> dict[tuple[str, str], dict]:
     }
 
 
+def _premise_false(claim: str, estimator: str, geometry: str) -> str:
+    """Why the claim's premise is false in this setting ("" if it is not)."""
+    if geometry == "random_support" and estimator != "empirical":
+        return (
+            "no linear denoiser is exact for random-support data: the error has an "
+            "approximation floor, not the claim's rate"
+        )
+    if claim == "estim.lasso_rate" and geometry == "rotated":
+        return (
+            "the lasso rate assumes an s-sparse denoiser; a rotation makes it dense "
+            "(its top-s share is measured by sparsity.rotation)"
+        )
+    return ""
+
+
 def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
     """One verdict per (claim, estimator, geometry, sweep); claims in ``CLAIMS``.
 
@@ -318,29 +333,9 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
                 continue
             setting = {"estimator": name, "geometry": geometry, "sweep": sweep}
             claim = target["claim"]
-            if geometry == "random_support" and name != "empirical":
-                out.append(
-                    judge.not_applicable(
-                        claim,
-                        setting,
-                        "rate",
-                        "",
-                        "no linear denoiser is exact for random-support data: the error has an "
-                        "approximation floor, not the claim's rate",
-                    )
-                )
-                continue
-            if claim == "estim.lasso_rate" and geometry == "rotated":
-                out.append(
-                    judge.not_applicable(
-                        claim,
-                        setting,
-                        "rate",
-                        "",
-                        "the lasso rate assumes an s-sparse denoiser; a rotation makes it dense "
-                        "(its top-s share is measured by sparsity.rotation)",
-                    )
-                )
+            why = _premise_false(claim, name, geometry)
+            if why:
+                out.append(judge.not_applicable(claim, setting, "rate", "", why))
                 continue
             p = target["p"]
             s = int(sub["s"].iloc[0])
