@@ -53,7 +53,7 @@ def test_cache_reuses_every_finished_cell(tmp_path: Path) -> None:
     a, _ = pc.assemble(first)
     b, _ = pc.assemble(again)
     cols = pc.value_columns(a)
-    pd.testing.assert_frame_equal(a[cols], b[cols])
+    pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True)
     # A changed setting is a different cell.
     other = pc.tasks_for(discretization, TINY.__class__(**{**TINY.__dict__, "lam": 3.0}))
     assert {t.key for t in other}.isdisjoint({t.key for t in tasks})
@@ -111,7 +111,7 @@ def test_process_executor_matches_serial(tmp_path: Path) -> None:
         pc.run_tasks(tasks, pc.ProcessExecutor(2), pc.CellCache(tmp_path), threads=1)
     )
     cols = pc.value_columns(serial)
-    pd.testing.assert_frame_equal(serial[cols], pooled[cols])
+    pd.testing.assert_frame_equal(serial[cols], pooled[cols], check_exact=True)
 
 
 def test_executor_choice_and_bad_scheduler() -> None:
@@ -143,7 +143,7 @@ def test_dask_local_cluster_matches_one_process() -> None:
     dask = _tables(mods, pc.DaskExecutor("local", 2))
     for name, df in local.items():
         cols = pc.value_columns(df)
-        pd.testing.assert_frame_equal(df[cols], dask[name][cols])
+        pd.testing.assert_frame_equal(df[cols], dask[name][cols], check_exact=True)
 
 
 def _figures_cmd(out: Path, cache: Path) -> list[str]:
@@ -203,7 +203,7 @@ def test_killed_twice_and_restarted_gives_the_same_tables(tmp_path: Path) -> Non
         a = pd.read_csv(reference / "data" / f"{name}.csv")
         b = pd.read_csv(out / "data" / f"{name}.csv")
         cols = pc.value_columns(a)
-        pd.testing.assert_frame_equal(a[cols], b[cols])
+        pd.testing.assert_frame_equal(a[cols], b[cols], check_exact=True)
     assert not list(cache.rglob("*.tmp"))
 
 

@@ -307,6 +307,11 @@ def _premise_false(claim: str, estimator: str, geometry: str) -> str:
             "the lasso rate assumes an s-sparse denoiser; a rotation makes it dense "
             "(its top-s share is measured by sparsity.rotation)"
         )
+    if claim == "estim.score_penalty_linear_in_d" and geometry == "rotated":
+        return (
+            "the claim is about the d - s coordinates that are pure noise; after a rotation no "
+            "coordinate is"
+        )
     return ""
 
 

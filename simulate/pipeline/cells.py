@@ -22,7 +22,8 @@ noise being a pure function of its seeds):
   (a shared file system on a cluster).
 
 Each worker sets its numba thread count (``threads``) before a cell, so N workers on an
-N-core machine do not oversubscribe it.
+N-core machine do not oversubscribe it, and runs every cell with one BLAS thread, so dense
+linear algebra sums in the same order on every executor (bit-identical tables).
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class CellCache:
 def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcome:
     """Run one cell (in whatever process the executor chose) and store it if it finished."""
     import numba
+    from threadpoolctl import threadpool_limits
 
     from simulate import experiments
 
@@ -159,7 +161,11 @@ def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcom
     module = experiments.get(task.experiment)
     start = time.perf_counter()
     try:
-        out = module.run_cell(task.config, task.cell)
+        # One BLAS thread in every cell: a threaded BLAS sums in an order that depends on
+        # its thread count, which would make dense results differ (by ~1e-12) between
+        # executors and job counts. numba's own kernels are bit-identical at any count.
+        with threadpool_limits(limits=1, user_api="blas"):
+            out = module.run_cell(task.config, task.cell)
     except Exception as exc:  # recorded, never swallowed: the report names it
         tb = traceback.format_exc(limit=6)
         error = f"{type(exc).__name__}: {exc}\n{tb}"
