@@ -171,7 +171,8 @@ EST_HOLDING = ("perturbed", "ls", "l1_denoiser")
 @functools.cache
 def _estimator_setup():
     """The experiment's config, and per estimator (log C_fit, pooled sd) on the fit grid."""
-    pb = pytest.importorskip("simulate.experiments.paper_bound")
+    from simulate.experiments import paper_bound as pb
+
     config = pb.Config(
         **EST_FIT,
         fresh_d=EST_FRESH_D,

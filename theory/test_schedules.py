@@ -20,7 +20,7 @@ ROUND_RTOL = 1e-12
 
 
 def test_li_beta_matches_simulate() -> None:
-    simulate_schedules = pytest.importorskip("simulate.schedules")
+    from simulate import schedules as simulate_schedules
 
     @FAST
     @given(li_params())

@@ -1,6 +1,6 @@
 """Cross-checks of the closed forms against ``simulate`` (samplers, exact, metrics, models).
 
-Skipped while those modules are missing. ``simulate`` computes v_t = 1 - abar_t and
+``simulate`` computes v_t = 1 - abar_t and
 beta_t = 1 - alpha_t from rounded arrays, whose relative error is ~1e-16 / v_1 with
 v_1 = T^(-c0); the 1e-10 comparisons therefore draw schedules with T^(-c0) >= 1e-4.
 """
@@ -12,16 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+# Plain imports: a broken import of our own code must fail, never skip.
+from simulate import estimators, exact, metrics, models, samplers, schedules
 from theory import gaussian as g
 from theory._testing import MEDIUM, li_params, variances
 from theory.schedules import li_beta
-
-samplers = pytest.importorskip("simulate.samplers")
-exact = pytest.importorskip("simulate.exact")
-metrics = pytest.importorskip("simulate.metrics")
-models = pytest.importorskip("simulate.models")
-estimators = pytest.importorskip("simulate.estimators")
-schedules = pytest.importorskip("simulate.schedules")
 
 #: Agreement asked of the closed form and simulate.exact (the brief): 1e-10 relative.
 SIMULATE_RTOL = 1e-10
