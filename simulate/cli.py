@@ -67,6 +67,7 @@ def _parse(text: str, current: Any) -> Any:
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from simulate import experiments
+    from simulate.judge import VERDICTS
     from simulate.pipeline.cells import CellCache, make_executor
     from simulate.pipeline.figures import make_figures
 
@@ -88,7 +89,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         theory_tests=not args.no_theory_tests,
         progress=True,
     )
-    counts = {v: sum(x.verdict == v for x in result.verdicts) for v in judge_verdicts()}
+    counts = {v: sum(x.verdict == v for x in result.verdicts) for v in VERDICTS}
     print(f"wrote {args.out}/REPORT.md: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     print(result.timing_summary())
     if result.failures:
@@ -102,20 +103,20 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-def judge_verdicts() -> tuple[str, ...]:
-    from simulate.judge import VERDICTS
-
-    return VERDICTS
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from simulate import experiments
     from simulate.pipeline.cells import CellCache, SerialExecutor, assemble, run_tasks, tasks_for
 
     module = experiments.get(args.name)
     config = _config(module, args.preset, args.set or ())
+    import numba
+
     outcomes = run_tasks(
-        tasks_for(module, config), SerialExecutor(), CellCache(None), progress=True
+        tasks_for(module, config),
+        SerialExecutor(),
+        CellCache(None),
+        threads=numba.get_num_threads(),
+        progress=True,
     )
     df, failed = assemble(outcomes)
     if args.csv:

@@ -496,15 +496,12 @@ def identity(
 # -- asymptotic --------------------------------------------------------------------------
 
 
-def local_exponents(
-    x: Sequence[float], y: Sequence[float], h: Callable[[np.ndarray], np.ndarray] | None = None
-) -> np.ndarray:
-    """d log(y / h) / d log x between consecutive points (length len(x) - 1)."""
+def local_exponents(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
+    """d log y / d log x between consecutive points (length len(x) - 1)."""
     xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ha = h(xa) if h is not None else np.ones_like(xa)
     if xa.size < 3 or np.any(np.diff(xa) <= 0) or np.any(ya <= 0) or np.any(xa <= 0):
         raise ValueError("local_exponents needs >= 3 increasing positive x and positive y")
-    return np.diff(np.log(ya / ha)) / np.diff(np.log(xa))
+    return np.diff(np.log(ya)) / np.diff(np.log(xa))
 
 
 def asymptotic(

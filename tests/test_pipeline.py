@@ -104,6 +104,24 @@ def test_failed_cell_is_recorded_and_its_claims_are_inconclusive(tmp_path, monke
     assert all(isinstance(v, judge.Verdict) and v.reason != "cell_failed" for v in rerun.verdicts)
 
 
+def test_run_in_process_keeps_cell_order_stamps_provenance_and_raises(monkeypatch) -> None:
+    from simulate.experiments._common import code_version
+
+    df = discretization.run(TINY)
+    kinds = [c[0] for c in discretization.cells(TINY)]
+    assert list(df["kind"]) == kinds  # one row per cell here, in cell order
+    assert set(df["code_version"]) == {code_version()}
+    for col in ("numba_threads", "numpy_version", "numba_version"):
+        assert col in df
+
+    def broken(config, cell):
+        raise ValueError("injected")
+
+    monkeypatch.setattr(discretization, "run_cell", broken)
+    with pytest.raises(RuntimeError, match="ValueError: injected"):
+        discretization.run(TINY)
+
+
 def test_process_executor_matches_serial(tmp_path: Path) -> None:
     tasks = pc.tasks_for(discretization, TINY)
     serial, _ = pc.assemble(pc.run_tasks(tasks, pc.SerialExecutor(), pc.CellCache(None)))

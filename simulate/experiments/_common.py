@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ __all__ = [
     "correlated_subspace_gaussian",
     "fitted_estimator",
     "provenance",
-    "run_cells",
     "with_provenance",
 ]
 
@@ -62,30 +60,6 @@ def with_provenance(df: pd.DataFrame) -> pd.DataFrame:
     for key, value in provenance().items():
         out[key] = value
     return out
-
-
-def run_cells(
-    name: str,
-    config: Any,
-    todo: Sequence[tuple],
-    run_cell: Callable[[Any, tuple], dict | list[dict]],
-    progress: bool = False,
-    unit: str = "cell",
-) -> pd.DataFrame:
-    """Run every cell in order (a progress bar if asked) and return the rows with provenance.
-
-    ``run_cell(config, cell)`` returns one row (a dict) or several (a list of dicts).
-    """
-    cells: Any = todo
-    if progress:
-        from tqdm.auto import tqdm
-
-        cells = tqdm(todo, desc=name, unit=unit)
-    rows: list[dict] = []
-    for cell in cells:
-        out = run_cell(config, cell)
-        rows.extend([out] if isinstance(out, dict) else out)
-    return with_provenance(pd.DataFrame(rows))
 
 
 def correlated_subspace_gaussian(

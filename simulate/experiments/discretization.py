@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from simulate import exact, judge, metrics, models, samplers, schedules
-from simulate.experiments._common import run_cells
+from simulate.pipeline.cells import run_in_process
 from simulate.stats import fit_line, fit_power_law
 
 NAME = "discretization"
@@ -206,7 +207,7 @@ def run_cell(config: Config, cell: tuple) -> dict:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """All cells of ``config`` as a tidy table (one row per cell)."""
-    return run_cells(NAME, config, cells(config), run_cell, progress, unit="cell")
+    return run_in_process(sys.modules[__name__], config, progress)
 
 
 def _setting(c0: float, c1: float, init: str, variance: str | None = None, **more) -> dict:

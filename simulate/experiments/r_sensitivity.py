@@ -25,13 +25,15 @@ Notation: ``factor`` -> f, ``kl_posterior`` / ``kl_beta`` -> KL(q_1 || p_1) of t
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from simulate import estimators, exact, judge, metrics, models, schedules
-from simulate.experiments._common import correlated_subspace_gaussian, run_cells
+from simulate.experiments._common import correlated_subspace_gaussian
+from simulate.pipeline.cells import run_in_process
 from simulate.pipeline.seeds import seed_for
 from simulate.stats import mean_ci
 
@@ -170,7 +172,7 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """All fits of ``config``: one row per (geometry, parametrization, r choice, replicate)."""
-    return run_cells(NAME, config, cells(config), run_cell, progress, unit="replicate")
+    return run_in_process(sys.modules[__name__], config, progress)
 
 
 #: Claims this experiment decides (a failed cell makes each of them "inconclusive").

@@ -45,6 +45,7 @@ t = 2..T the sampler uses, ``sweep`` -> which of n, d, s varies.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 
@@ -56,8 +57,8 @@ from simulate.experiments._common import (
     FITTED_ESTIMATORS,
     correlated_subspace_gaussian,
     fitted_estimator,
-    run_cells,
 )
+from simulate.pipeline.cells import run_in_process
 from simulate.pipeline.seeds import seed_for
 from simulate.stats import fit_power_law, mean_ci
 
@@ -208,7 +209,7 @@ def run_cell(config: Config, cell: tuple) -> dict:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """Every cell of ``config`` as a tidy table (one row per setting x replicate)."""
-    return run_cells(NAME, config, cells(config), run_cell, progress, unit="fit")
+    return run_in_process(sys.modules[__name__], config, progress)
 
 
 # -- verdicts ---------------------------------------------------------------------------------

@@ -38,14 +38,15 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from simulate import judge, models
-from simulate.experiments._common import run_cells
 from simulate.intrinsic import estimate_intrinsic_dim
+from simulate.pipeline.cells import run_in_process
 from simulate.pipeline.seeds import seed_for
 from simulate.sparsity import measure_sparsity, top_mass_share
 from simulate.stats import mean_ci
@@ -205,7 +206,7 @@ def run_cell(config: Config, cell: tuple[str, int]) -> list[dict]:
 
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """One row per (model, alpha_bar, replicate) (module docstring)."""
-    return run_cells(NAME, config, cells(config), run_cell, progress, unit="model")
+    return run_in_process(sys.modules[__name__], config, progress)
 
 
 def figure_table(df: pd.DataFrame) -> pd.DataFrame:

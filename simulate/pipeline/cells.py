@@ -35,7 +35,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +53,7 @@ __all__ = [
     "cell_key",
     "compute_cell",
     "make_executor",
+    "run_in_process",
     "run_tasks",
     "tasks_for",
     "value_columns",
@@ -224,7 +225,6 @@ class DaskExecutor:
 
     scheduler: str
     jobs: int
-    _client: Any = field(default=None, repr=False)
 
     def run(
         self, tasks: Sequence[Task], cache_root: str | None, threads: int
@@ -287,8 +287,7 @@ def run_tasks(
             todo.append(task)
         else:
             outcomes[pos] = CellOutcome(task, rows, None, 0.0, reused=True)
-    position = {id(t): p for p, t in enumerate(tasks)}
-    by_key = {(t.experiment, t.index): position[id(t)] for t in tasks}
+    by_key = {(t.experiment, t.index): pos for pos, t in enumerate(tasks)}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -305,6 +304,28 @@ def run_tasks(
         if bar is not None:
             bar.close()
     return [outcomes[p] for p in range(len(tasks))]
+
+
+def run_in_process(module: Any, config: Any, progress: bool = False) -> pd.DataFrame:
+    """Every cell of ``module`` at ``config``, in this process and without the cache: the
+    experiments' ``run(config)``. A failed cell raises (RuntimeError with its traceback)."""
+    import numba
+
+    tasks = tasks_for(module, config)
+    outcomes = run_tasks(
+        tasks,
+        SerialExecutor(),
+        CellCache(None),
+        threads=numba.get_num_threads(),
+        progress=progress,
+    )
+    df, failed = assemble(outcomes)
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} cell(s) of {module.NAME} failed; first {failed[0].task.cell!r}: "
+            f"{failed[0].error}"
+        )
+    return df
 
 
 def assemble(outcomes: Iterable[CellOutcome]) -> tuple[pd.DataFrame, list[CellOutcome]]:
