@@ -1,6 +1,6 @@
 """Lasso fitting time of the l1-regularized DSM estimator: our numba solver vs scikit-learn.
 
-    python benchmarks/bench_lasso.py [--d 200 --n 1000 --T 100 --k 10]
+    python -m benchmarks.bench_lasso [--d 200 --n 1000 --T 100 --k 10]
 
 The workload is the denoiser reading of ``estimators.L1DSM``: at each of T steps, d lasso
 problems (one per output coordinate of x_0) on the n training pairs (x_t, x_0) with d
@@ -10,7 +10,7 @@ largest output standard deviation; a level that does not depend on either solver
 
 Compared on the same problems, each warm-started from the previous step's solution:
 
-- ours: ``estimators._GramProblem`` + the Gram coordinate descent, at scikit-learn's default
+- ours: ``lasso.GramProblem`` + the Gram coordinate descent, at scikit-learn's default
   relative tolerance 1e-4 and at our default ``LASSO_TOL`` = 1e-10;
 - scikit-learn ``Lasso(alpha, tol=1e-4, warm_start=True)``, default ``precompute=False``
   and ``precompute=True``.
@@ -23,24 +23,20 @@ On a machine shared with other jobs the timings vary by several times from run t
 use ``--repeat 3`` (best of three), and compare single-core runs with
 ``NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` (scikit-learn's coordinate descent is
 single-threaded; our lasso runs its serial build at this size, see
-``estimators.LASSO_PARALLEL_WORK``).
+``lasso.LASSO_PARALLEL_WORK``).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
 from sklearn.linear_model import Lasso
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from simulate import estimators, models, schedules
+from simulate import estimators, lasso, models, schedules
 
 
 def steps_data(model, n: int, T: int, seed: int = 0):
@@ -51,7 +47,7 @@ def steps_data(model, n: int, T: int, seed: int = 0):
     alpha = float(np.max(x0.std(axis=0))) * math.sqrt(2.0 * math.log(d) / n)
     out = []
     for t in range(1, T + 1):
-        xt, _ = estimators._step_pairs(x0, seed, t, float(sch.alpha_bar[t - 1]))
+        xt, _ = estimators.training_pairs(x0, seed, t, float(sch.alpha_bar[t - 1]))
         out.append((xt, x0, alpha))
     return out
 
@@ -61,8 +57,8 @@ def time_ours(data, tol: float) -> tuple[float, np.ndarray]:
     W = np.zeros((d, d))
     start = time.perf_counter()
     for xt, x0, alpha in data:
-        prob = estimators._GramProblem(xt, x0, True)
-        W, *_ = prob.solve(np.full(d, alpha), W, tol, estimators.LASSO_MAX_SWEEPS, "bench")
+        prob = lasso.GramProblem(xt, x0, True)
+        W, *_ = prob.solve(np.full(d, alpha), W, tol, lasso.LASSO_MAX_SWEEPS, "bench")
     return time.perf_counter() - start, W.copy()
 
 

@@ -1,6 +1,6 @@
 """RandomSupportSparse score at d = 1e4, s = 50 on 1000 points (the issue-3 target: < 1 s).
 
-    python benchmarks/bench_models.py [--repeat 5]
+    python -m benchmarks.bench_models [--repeat 5]
 
 Prints the best wall time of ``model.score`` over the repeats (compilation excluded), the
 points per second, and the ratio to the 1 s target.
@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulate import models
 

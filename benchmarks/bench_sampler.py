@@ -1,6 +1,6 @@
 """Sampler throughput, measured in one run, printed as ratios.
 
-    python benchmarks/bench_sampler.py [--n 20000 --d 200 --T 100]
+    python -m benchmarks.bench_sampler [--n 20000 --d 200 --T 100]
 
 Element-steps per second = n * d * (T - 1) / seconds (the sampler applies T - 1 steps).
 Compared in the same run: the fused numba path, the batch path, the NumPy twin of
@@ -13,16 +13,12 @@ Compilation is excluded (one warm-up call first); each timing is the best of ``-
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from simulate import _kernels, models, samplers, schedules
+from simulate import kernels, models, samplers, schedules
 from tests import reference
 
 
@@ -72,7 +68,7 @@ def main() -> None:
 
     def counter_normals():
         for t in range(T):
-            _kernels._fill_normals(np.uint64(1), 0, t, 0, out)
+            kernels.fill_counter_normals(out, 1, t, stream=0)
 
     gen = np.random.default_rng(1)
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from simulate import samplers, schedules
-from simulate._kernels.config import jit
+from simulate.kernels import jit
 
 
 @jit
@@ -30,7 +30,7 @@ class CubeCorners:
         x[:, : self.k] = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n, self.k))
         return x
 
-    def numba_score(self):
+    def score_kernel(self):
         return cube_score, (np.int64(self.k),)
 
 

@@ -15,60 +15,32 @@ Notation: ``mean``, ``cov`` -> m, C; ``A, B, C`` -> the sampler coefficients of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from simulate._validation import check_finite_array
-from simulate.estimators import as_estimator
+from simulate.estimators import AffineScore, as_estimator
+from simulate.laws import GaussianLaw
+from simulate.models.base import GaussianModel
 from simulate.samplers import coefficients
 from simulate.schedules import Schedule
 
 __all__ = ["GaussianLaw", "output_law", "target_law"]
 
 
-@dataclass(frozen=True, eq=False)
-class GaussianLaw:
-    """N(mean, cov) on R^d; ``cov`` is (d,) when diagonal, else (d, d)."""
-
-    mean: np.ndarray
-    cov: np.ndarray
-
-    def __post_init__(self) -> None:
-        mean = check_finite_array("mean", self.mean, ndim=1)
-        cov = check_finite_array("cov", self.cov)
-        d = mean.shape[0]
-        if cov.shape not in ((d,), (d, d)):
-            raise ValueError(f"cov must have shape ({d},) or ({d}, {d}), got {cov.shape}")
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "cov", cov)
-
-    @property
-    def d(self) -> int:
-        return int(self.mean.shape[0])
-
-    @property
-    def is_diagonal(self) -> bool:
-        return self.cov.ndim == 1
-
-    def full_cov(self) -> np.ndarray:
-        """The covariance as a (d, d) matrix."""
-        return np.diag(self.cov) if self.is_diagonal else self.cov
-
-
 def target_law(model: Any, schedule: Schedule, t: int = 1) -> GaussianLaw:
     """q_t = law(X_t) of a Gaussian model (default t = 1: the law p_1 is compared with)."""
-    if not hasattr(model, "noised_law"):
+    if not isinstance(model, GaussianModel):
         raise TypeError(f"target_law needs a Gaussian model with noised_law(); got {model!r}")
-    law = model.noised_law(float(schedule.alpha_bar[t - 1]))
-    return GaussianLaw(law.mean, law.cov)
+    return model.noised_law(float(schedule.alpha_bar[t - 1]))
 
 
 def output_law(
     estimator: Any, schedule: Schedule, variance: str = "beta", init: GaussianLaw | None = None
 ) -> GaussianLaw:
     """Exact law of Y_1 for an affine score estimate (SCIENCE.md 3).
+
+    The covariance keeps the structure of the scores and the start: diagonal scores from a
+    diagonal start cost O(T d); a support block of size k plus a diagonal, O(T (k^3 + d));
+    dense scores, O(T d^3).
 
     Parameters
     ----------
@@ -81,24 +53,18 @@ def output_law(
         discretization error from the initialization error.
     """
     est = as_estimator(estimator)
-    est.fit(schedule)
+    if not isinstance(est, AffineScore):
+        raise TypeError(f"{est!r} is not an affine score estimate: its exact law is not Gaussian")
+    est = est.fit(schedule)
     coef = coefficients(schedule, variance)
-    d, T = est.d, schedule.T
-    mean = np.zeros(d) if init is None else init.mean.copy()
-    diagonal = init is None or init.is_diagonal
-    cov: np.ndarray = np.ones(d) if init is None else init.cov.copy()
-    for t in range(T, 1, -1):
+    start = GaussianLaw.standard(est.d) if init is None else init
+    if start.d != est.d:
+        raise ValueError(f"init has d={start.d}, the estimator has d={est.d} (must match)")
+    mean, cov = start.mean.copy(), start.cov
+    for t in range(schedule.T, 1, -1):
         S, b = est.affine_score(t)
         A_t, B_t, C_t = coef.A[t - 1], coef.B[t - 1], coef.C[t - 1]
-        if diagonal and S.ndim == 1:
-            M = A_t + B_t * S
-            mean = M * mean + B_t * b
-            cov = M * M * cov + C_t * C_t
-            continue
-        if diagonal:  # switch to full matrices from here on
-            cov, diagonal = np.diag(cov), False
-        M = B_t * (np.diag(S) if S.ndim == 1 else S) + A_t * np.eye(d)
-        mean = M @ mean + B_t * b
-        cov = M @ cov @ M.T + C_t * C_t * np.eye(d)
-        cov = 0.5 * (cov + cov.T)
+        M = S.scaled_plus_identity(B_t, A_t)  # M_t = A_t I + B_t S_t
+        mean = M.matvec(mean) + B_t * b
+        cov = cov.congruence(M, C_t * C_t)
     return GaussianLaw(mean, cov)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from simulate.exact import GaussianLaw
+from simulate.laws import GaussianLaw
+from simulate.linalg import psd_sqrt, union_index
 
 __all__ = ["kl_gaussian", "sliced_w2", "w2_gaussian"]
 
@@ -28,35 +29,53 @@ def kl_gaussian(p: GaussianLaw, q: GaussianLaw, per_coordinate: bool = False) ->
     KL = 1/2 [tr(Cq^-1 Cp) - d - log det(Cq^-1 Cp) + (mq - mp)^T Cq^-1 (mq - mp)], computed
     through the eigenvalues r_i of Cq^(-1/2) Cp Cq^(-1/2) as 1/2 sum (r_i - 1 - log r_i) with a
     log1p form, so that nearly equal laws give an accurate small KL instead of round-off.
+    The KL splits over the union of the two covariances' blocks (dense) and the coordinates
+    outside it (one scalar term each), so aligned laws cost O(k^3 + d).
 
-    ``per_coordinate=True`` (both laws diagonal) returns the (d,) vector of KL terms whose sum
-    is the KL.
+    ``per_coordinate=True`` (both covariances diagonal) returns the (d,) vector of KL terms
+    whose sum is the KL.
     """
     _check_same_d(p, q)
+    index = union_index(p.cov, q.cov)
+    cp, cq = p.cov.expand(index), q.cov.expand(index)
     diff = q.mean - p.mean
-    if p.is_diagonal and q.is_diagonal:
-        terms = 0.5 * (_kl_ratio_term(p.cov / q.cov) + diff * diff / q.cov)
+    if index.shape[0] == 0:
+        terms = 0.5 * (_kl_ratio_term(cp.diag / cq.diag) + diff * diff / cq.diag)
         return terms if per_coordinate else float(np.sum(terms))
     if per_coordinate:
-        raise ValueError("per_coordinate=True needs two diagonal laws")
-    L = linalg.cholesky(q.full_cov(), lower=True)
-    Linv_Cp = linalg.solve_triangular(L, p.full_cov(), lower=True)
+        raise ValueError(
+            "per_coordinate=True needs two diagonal covariances; got structures "
+            f"{p.cov.structure!r} and {q.cov.structure!r}"
+        )
+    off = cp.off_block()
+    off_terms = 0.5 * (
+        _kl_ratio_term(cp.diag[off] / cq.diag[off]) + diff[off] * diff[off] / cq.diag[off]
+    )
+    L = linalg.cholesky(cq.block, lower=True)
+    Linv_Cp = linalg.solve_triangular(L, cp.block, lower=True)
     W = linalg.solve_triangular(L, Linv_Cp.T, lower=True)
     r = linalg.eigvalsh(0.5 * (W + W.T))
-    z = linalg.solve_triangular(L, diff, lower=True)
-    return float(0.5 * (np.sum(_kl_ratio_term(r)) + z @ z))
+    z = linalg.solve_triangular(L, diff[index], lower=True)
+    block_kl = float(0.5 * (np.sum(_kl_ratio_term(r)) + z @ z))
+    return block_kl + float(np.sum(off_terms)) if off_terms.size else block_kl
 
 
 def w2_gaussian(p: GaussianLaw, q: GaussianLaw) -> float:
-    """W2(p, q) for Gaussian laws: ||mp - mq||^2 + tr(Cp + Cq - 2 (Cp^1/2 Cq Cp^1/2)^1/2)."""
+    """W2(p, q) for Gaussian laws: ||mp - mq||^2 + tr(Cp + Cq - 2 (Cp^1/2 Cq Cp^1/2)^1/2).
+
+    Like :func:`kl_gaussian`, it splits over the union block and the diagonal rest.
+    """
     _check_same_d(p, q)
     mean_term = float(np.sum((p.mean - q.mean) ** 2))
-    if p.is_diagonal and q.is_diagonal:
-        cov_term = float(np.sum((np.sqrt(p.cov) - np.sqrt(q.cov)) ** 2))
-    else:
-        root_p = _psd_sqrt(p.full_cov())
-        cross = _psd_sqrt(root_p @ q.full_cov() @ root_p)
-        cov_term = float(np.trace(p.full_cov()) + np.trace(q.full_cov()) - 2 * np.trace(cross))
+    index = union_index(p.cov, q.cov)
+    cp, cq = p.cov.expand(index), q.cov.expand(index)
+    off = cp.off_block()
+    cov_term = float(np.sum((np.sqrt(cp.diag[off]) - np.sqrt(cq.diag[off])) ** 2))
+    if index.shape[0]:
+        root_p = psd_sqrt(cp.block)
+        cross = psd_sqrt(root_p @ cq.block @ root_p)
+        block_term = float(np.trace(cp.block) + np.trace(cq.block) - 2 * np.trace(cross))
+        cov_term = block_term + cov_term if off.any() else block_term
     return float(np.sqrt(max(mean_term + cov_term, 0.0)))
 
 
@@ -73,11 +92,6 @@ def sliced_w2(a: np.ndarray, b: np.ndarray, n_projections: int = 200, seed: int 
             seed=seed,
         )
     )
-
-
-def _psd_sqrt(c: np.ndarray) -> np.ndarray:
-    w, v = linalg.eigh(0.5 * (c + c.T))
-    return (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
 
 
 def _check_same_d(p: GaussianLaw, q: GaussianLaw) -> None:
@@ -178,21 +192,25 @@ def score_error(
         no Monte Carlo (standard errors 0).
     """
     from simulate._validation import check_choice, check_int, check_seed
-    from simulate.estimators import as_estimator
-    from simulate.models.base import as_model
+    from simulate.estimators import AffineScore, as_estimator
+    from simulate.models.base import GaussianModel, as_model
 
     est = as_estimator(estimator)
     truth = as_model(model)
     n_eval = check_int("n_eval", n_eval, low=2)
     seed = check_seed(seed)
     method = check_choice("method", method, ("mc", "exact"))
-    if method == "exact" and not (hasattr(truth, "affine_score") and hasattr(truth, "noised_law")):
+    if method == "exact" and not isinstance(est, AffineScore):
+        raise TypeError(
+            f"method='exact' needs an affine estimate; {est!r} is not an affine score estimate"
+        )
+    if method == "exact" and not isinstance(truth, GaussianModel):
         raise TypeError(
             f"method='exact' needs a Gaussian model (affine_score, noised_law); got {truth!r}"
         )
     if est.d != truth.d:
         raise ValueError(f"estimator has d={est.d}, model has d={truth.d} (must match)")
-    est.fit(schedule)
+    est = est.fit(schedule)
     T, d = schedule.T, truth.d
     mask = getattr(truth, "support", None)
     basis = None if mask is not None else getattr(truth, "U", None)
@@ -240,10 +258,9 @@ def _score_error_exact(
     S_e, b_e = est.affine_score(t)
     S_m, b_m = truth.affine_score(alpha_bar)
     law = truth.noised_law(alpha_bar)
-    full = [np.diag(S) if np.ndim(S) == 1 else np.asarray(S) for S in (S_e, S_m)]
-    delta_S = full[0] - full[1]
+    delta_S = S_e.to_dense() - S_m.to_dense()
     shift = delta_S @ law.mean + (b_e - b_m)
-    C = np.diag(law.cov) if np.ndim(law.cov) == 1 else law.cov
+    C = law.cov_matrix()
     E = delta_S @ C @ delta_S.T + np.outer(shift, shift)  # E[e e^T]
     total = float(np.trace(E))
     if mask is not None:

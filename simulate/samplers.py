@@ -152,8 +152,8 @@ def sample(
             ],
             dtype=np.int64,
         )
-    est.fit(schedule)
-    kernel = est.numba_score()
+    est = est.fit(schedule)
+    kernel = est.score_kernel()
     if method == "fused" and kernel is None:
         raise ValueError(
             f"method='fused' needs a numba score kernel; {est!r} has none "

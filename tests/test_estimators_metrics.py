@@ -78,7 +78,7 @@ def test_score_error_bad_input(rotated, sch) -> None:
         metrics.score_error(emp, rotated, sch, n_eval=1)
     with pytest.raises(ValueError, match=r"method='quad' is not supported; allowed: mc, exact"):
         metrics.score_error(emp, rotated, sch, method="quad")
-    with pytest.raises(TypeError, match="not an affine score estimate"):
+    with pytest.raises(TypeError, match="is not an affine score estimate"):
         metrics.score_error(emp, rotated, sch, method="exact")
     other = models.SubspaceGaussian(d=3, k=1)
     with pytest.raises(ValueError, match="estimator has d=5, model has d=3"):

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulate import exact, metrics, models, samplers, schedules
+from simulate.laws import GaussianLaw
 from tests import reference
 
 #: Diagonal O(T d) recursion versus dense twin over T <= 40 steps: round-off only.
@@ -35,14 +36,14 @@ def test_output_law_matches_dense_twin(d, k, rotate, T, variance, seed):
     S_list, b_list = {}, {}
     for t in range(2, T + 1):
         S, b = m.affine_score(sch.alpha_bar[t - 1])
-        S_list[t] = np.diag(S) if S.ndim == 1 else S
+        S_list[t] = S.to_dense()
         b_list[t] = b
     mean, cov = reference.gaussian_output_law(S_list, b_list, sch.alpha, sch.alpha_bar, variance)
     np.testing.assert_allclose(law.mean, mean, rtol=RECURSION_RTOL, atol=RECURSION_RTOL)
-    np.testing.assert_allclose(law.full_cov(), cov, rtol=RECURSION_RTOL, atol=RECURSION_RTOL)
+    np.testing.assert_allclose(law.cov_matrix(), cov, rtol=RECURSION_RTOL, atol=RECURSION_RTOL)
     target = exact.target_law(m, sch)
     kl = metrics.kl_gaussian(target, law)
-    want = reference.kl_gaussian_dense(target.mean, target.full_cov(), mean, cov)
+    want = reference.kl_gaussian_dense(target.mean, target.cov_matrix(), mean, cov)
     assert kl >= 0
     assert kl == pytest.approx(want, abs=KL_ATOL, rel=1e-8)
 
@@ -92,16 +93,16 @@ def test_exact_initialisation_removes_off_support_error_for_posterior():
 def test_w2_and_kl_of_identical_laws_are_zero_and_match_dense():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((4, 4))
-    p = exact.GaussianLaw(rng.standard_normal(4), A @ A.T + np.eye(4))
+    p = GaussianLaw.dense(rng.standard_normal(4), A @ A.T + np.eye(4))
     assert metrics.kl_gaussian(p, p) == pytest.approx(0.0, abs=1e-14)
     assert metrics.w2_gaussian(p, p) == pytest.approx(0.0, abs=1e-6)
-    q = exact.GaussianLaw(np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]))
-    dense_q = exact.GaussianLaw(q.mean, np.diag(q.cov))
-    assert metrics.w2_gaussian(q, exact.GaussianLaw(q.mean, 4 * q.cov)) == pytest.approx(
-        np.sqrt(np.sum(q.cov))
+    q = GaussianLaw.diagonal(np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]))
+    dense_q = GaussianLaw.dense(q.mean, q.cov_matrix())
+    assert metrics.w2_gaussian(q, GaussianLaw.diagonal(q.mean, 4 * q.variances)) == pytest.approx(
+        np.sqrt(np.sum(q.variances))
     )
     assert metrics.kl_gaussian(p, q) == pytest.approx(metrics.kl_gaussian(p, dense_q), rel=1e-12)
     with pytest.raises(ValueError, match="different dimensions"):
-        metrics.kl_gaussian(p, exact.GaussianLaw(np.zeros(3), np.ones(3)))
-    with pytest.raises(ValueError, match="per_coordinate=True needs two diagonal laws"):
+        metrics.kl_gaussian(p, GaussianLaw.standard(3))
+    with pytest.raises(ValueError, match="per_coordinate=True needs two diagonal covariances"):
         metrics.kl_gaussian(p, q, per_coordinate=True)

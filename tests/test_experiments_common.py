@@ -20,6 +20,6 @@ def test_fitted_estimator_names() -> None:
     model = correlated_subspace_gaussian(6, 2, 0.5)
     assert type(fitted_estimator("ls", model, 0, n=32)).__name__ == "LinearDSM"
     l1 = fitted_estimator("l1_score", model, 0, n=32)
-    assert (type(l1).__name__, l1.parametrization) == ("L1DSM", "score")
+    assert (type(l1).__name__, l1.parametrization) == ("L1LinearDSM", "score")
     with pytest.raises(ValueError, match="estimator 'nope' is not known; allowed: ls"):
         fitted_estimator("nope", model, 0, n=32)

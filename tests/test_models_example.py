@@ -68,10 +68,10 @@ def test_user_model_protocol_errors():
         models.as_model(_NoScore())
 
     class BadKernel(_NoScore):
-        def numba_score(self):
+        def score_kernel(self):
             return "not a kernel"
 
-    with pytest.raises(TypeError, match="numba_score"):
+    with pytest.raises(TypeError, match="score_kernel"):
         models.as_model(BadKernel())
 
     class NoSample:

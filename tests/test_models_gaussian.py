@@ -45,8 +45,18 @@ def test_score_matches_twin(d, data, rotate, alpha_bar, seed):
         atol=SCORE_RTOL * scale / np.sqrt(alpha_bar),
     )
     S, b = m.affine_score(alpha_bar)
-    affine = x * S + b if S.ndim == 1 else x @ S.T + b
+    affine = x @ S.to_dense().T + b
     np.testing.assert_allclose(affine, want, rtol=0, atol=SCORE_RTOL * scale)
+    np.testing.assert_allclose(S.matvec(x[0]) + b, want[0], rtol=0, atol=SCORE_RTOL * scale)
+    # the structure follows the data: a support block unless rotated (or diagonal)
+    law = m.noised_law(alpha_bar)
+    if rotate:
+        want_structure = "dense"
+    elif m.is_diagonal:
+        want_structure = "diagonal"
+    else:
+        want_structure = "dense" if k == d else "block"
+    assert S.structure == law.cov.structure == want_structure
 
 
 def test_aligned_score_is_exactly_pure_noise_off_support():

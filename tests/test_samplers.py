@@ -130,7 +130,7 @@ def test_monte_carlo_covariance_matches_exact_law():
     for variance in VARIANCES:
         law = exact.output_law(model, sch, variance)
         y = samplers.sample(model, sch, n, seed=21, variance=variance)
-        C = law.full_cov()
+        C = law.cov_matrix()
         se_mean = np.sqrt(np.diag(C) / n)
         assert np.all(np.abs(y.mean(0) - law.mean) < 4 * se_mean)
         # Var of a sample covariance entry for Gaussian data: (C_ij^2 + C_ii C_jj) / (n - 1).

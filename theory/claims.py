@@ -18,9 +18,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["CLAIMS", "STATUSES", "Claim", "get"]
+__all__ = ["CLAIMS", "STATUSES", "Claim", "FromBounds", "get"]
 
 STATUSES = ("open", "proved", "refuted", "checked")
+
+
+@dataclass(frozen=True)
+class FromBounds:
+    """A predicted number that ``theory.bounds`` derives: the value of ``key`` in
+    ``theory.bounds.predicted_exponents()`` (read when asked for, never typed twice)."""
+
+    key: str
+
+    def value(self) -> float:
+        from theory.bounds import predicted_exponents
+
+        return predicted_exponents()[self.key]
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,8 @@ class Claim:
     statement: str  # in words
     source: str  # e.g. "paper (as read)", "Li, Wei, Chen, Chi 2024", "derived here"
     prediction: str  # the bound / exponent / value predicted, human readable
-    predicted_value: float | None  # numeric exponent/value where one exists
+    #: numeric exponent/value where one exists; FromBounds where theory.bounds derives it
+    predicted_value: float | FromBounds | None
     tests: tuple[str, ...]  # pytest node ids that check it
     experiment: str | None  # name of the experiment that measures it
     status: str  # "open", "proved", "refuted", "checked"
@@ -46,6 +60,12 @@ class Claim:
             object.__setattr__(self, "kind", "identity" if self.status == "proved" else "domain")
         if not (self.tests or self.experiment):
             raise ValueError(f"{self.id}: a claim names the tests or experiment that decide it")
+
+    @property
+    def predicted_number(self) -> float | None:
+        """The predicted number (read from ``theory.bounds`` for a FromBounds value)."""
+        v = self.predicted_value
+        return v.value() if isinstance(v, FromBounds) else v
 
     @property
     def decided_by(self) -> str:
@@ -73,7 +93,7 @@ CLAIMS: tuple[Claim, ...] = (
         "coordinate at c0 = c1 = 4, T = 100. ddim: (v_T - 1 - log v_T)/2 ~ abar_T^2/4, "
         "= 0.41 per coordinate at c0 = c1 = 4, T = 100: d-free only when abar_T -> 0 "
         "(c1 > c0); false for the default c0 = c1 schedule (see science.ddim_d_free).",
-        0.0,
+        FromBounds("disc.posterior_ddim_d_free"),
         (
             _G + "test_posterior_kl_d_free",
             _G + "test_ddim_kl_affine_in_d",
@@ -89,7 +109,7 @@ CLAIMS: tuple[Claim, ...] = (
         "SCIENCE.md preliminary computation",
         "KL = KL_S + (d - s) phi(delta_off)/2 exactly; delta_off = h + O(h^2), so the slope "
         "is ~ h^2/4 = c1^2 log^2 T / (4 T^2) (0.0080 at c0 = c1 = 4, T = 100); exponent 1 in d.",
-        1.0,
+        FromBounds("disc.beta_linear_in_d"),
         (_G + "test_beta_kl_affine_in_d", _G + "test_off_support_beta_leading"),
         "discretization",
         "open",
@@ -104,7 +124,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Restated in wave 2 per initialization: with c0 = c1 the initialization term does not "
         "decay (abar_T -> e^-1, gauss.init_no_decay_c0_eq_c1), so the claim fails there; Li et "
         "al.'s premise that abar_T is polynomially small needs c1 > c0.",
-        1.0,
+        FromBounds("disc.T_decay"),
         (_G + "test_no_decay_when_c0_eq_c1",),
         "discretization",
         "open",
@@ -117,7 +137,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Li, Wei, Chen, Chi 2024; derived here (gauss.T_decay_rate: log^2 T / T^2)",
         "local exponent of KL <= that of log^3 T / T once settled (exact path to T = 1e6); "
         "derived: -2 + 2 / log T.",
-        1.0,
+        FromBounds("disc.T_decay"),
         (_G + "test_T_decay_exponent",),
         "discretization",
         "open",
@@ -173,7 +193,7 @@ CLAIMS: tuple[Claim, ...] = (
         "data are not applicable).",
         "derived here (standard lasso rate, stated, not proved)",
         "exponents at most: s 2, n -1; d: d^p log d with p <= 0 (fitted in that form).",
-        2.0,
+        FromBounds("estim.lasso_rate.s"),
         (),
         "sample_complexity",
         "open",
@@ -186,7 +206,7 @@ CLAIMS: tuple[Claim, ...] = (
         "derived here (standard least-squares rate, stated, not proved)",
         "exponents at most: d 2, n -1 (one-sided; the exact formula estim.ls_formula gives "
         "s d / n).",
-        2.0,
+        FromBounds("estim.ls_rate.d"),
         (),
         "sample_complexity",
         "open",
@@ -277,7 +297,7 @@ CLAIMS: tuple[Claim, ...] = (
         "paper (as read)",
         "s-exponent 2, d-exponent 0, T-exponent 1 (log power recalled, unverified); "
         "T(eps) ~ (C s^2/eps) log^3(C s^2/eps).",
-        2.0,
+        FromBounds("paper.theorem1.s"),
         (
             _B + "test_paper_scales_with_s_not_d",
             _B + "test_efficiency_ratio_exponent",
@@ -580,7 +600,7 @@ CLAIMS: tuple[Claim, ...] = (
         "leading order: it grows like d^2 (log ratio / log d -> 2).",
         "paper (as read)",
         "efficiency exponent 2 in d.",
-        2.0,
+        FromBounds("efficiency.d"),
         (_B + "test_efficiency_ratio_exponent",),
         None,
         "proved",

@@ -36,7 +36,7 @@ def test_registry_well_formed() -> None:
         # any, check the theory behind it; the experiment's verdict decides it).
         assert c.tests or c.experiment, c.id
         assert c.kind in KINDS, c.id
-        assert c.predicted_value is None or math.isfinite(c.predicted_value), c.id
+        assert c.predicted_number is None or math.isfinite(c.predicted_number), c.id
         if c.status == "open":
             assert c.experiment, c.id
         else:
@@ -65,12 +65,20 @@ def test_test_ids_resolve() -> None:
             assert func in defined[path], node
 
 
-def test_measured_predictions_match_exported_exponents() -> None:
+def test_measured_predictions_are_read_from_bounds() -> None:
+    """Every number theory.bounds derives is read from it (FromBounds), not typed again."""
     exps = predicted_exponents()
-    for cid in ("disc.posterior_ddim_d_free", "disc.beta_linear_in_d", "disc.T_decay"):
-        assert claims.get(cid).predicted_value == exps[cid]
-    for cid in ("disc.T_decay_disc",):
-        assert claims.get(cid).predicted_value == exps["disc.T_decay"]
-    assert claims.get("paper.theorem1").predicted_value == exps["paper.theorem1.s"]
-    assert claims.get("estim.lasso_rate").predicted_value == exps["estim.lasso_rate.s"]
-    assert claims.get("estim.ls_rate").predicted_value == exps["estim.ls_rate.d"]
+    read = {
+        "disc.posterior_ddim_d_free": "disc.posterior_ddim_d_free",
+        "disc.beta_linear_in_d": "disc.beta_linear_in_d",
+        "disc.T_decay": "disc.T_decay",
+        "disc.T_decay_disc": "disc.T_decay",
+        "paper.theorem1": "paper.theorem1.s",
+        "estim.lasso_rate": "estim.lasso_rate.s",
+        "estim.ls_rate": "estim.ls_rate.d",
+        "bounds.efficiency_ratio": "efficiency.d",
+    }
+    for cid, key in read.items():
+        c = claims.get(cid)
+        assert c.predicted_value == claims.FromBounds(key), cid
+        assert c.predicted_number == exps[key], cid

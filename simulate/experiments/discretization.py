@@ -136,8 +136,9 @@ def _mc_row(config: Config, c0: float, c1: float, variance: str, d: int) -> dict
     law = exact.output_law(model, sch, variance)
     y = samplers.sample(model, sch, config.mc_n, seed=config.seed, variance=variance)
     n = config.mc_n
-    z_mean = (y.mean(axis=0) - law.mean) / np.sqrt(law.cov / n)
-    z_var = (y.var(axis=0, ddof=1) - law.cov) / (law.cov * math.sqrt(2.0 / (n - 1)))
+    var = law.variances
+    z_mean = (y.mean(axis=0) - law.mean) / np.sqrt(var / n)
+    z_var = (y.var(axis=0, ddof=1) - var) / (var * math.sqrt(2.0 / (n - 1)))
     n_stats = 2 * d
     band = max(MC_MIN_SIGMAS, float(sps.norm.isf(MC_FAMILYWISE / (2 * n_stats))))
     worst = float(max(np.abs(z_mean).max(), np.abs(z_var).max()))

@@ -218,7 +218,7 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     for name in names:
         est = _estimator(name, model, points, seed, config.perturb_eps)
         start = time.perf_counter()
-        est.fit(sch)
+        est = est.fit(sch)
         fit_seconds = time.perf_counter() - start
         err = metrics.score_error(est, model, sch, method="exact")
         eps2 = err.average()[0]

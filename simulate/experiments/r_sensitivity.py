@@ -137,7 +137,7 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     rows = []
 
     def add(parametrization: str, choice: str, factor: float, est: estimators.Estimator) -> None:
-        est.fit(sch)
+        est = est.fit(sch)
         r = getattr(est, "r_per_step", None)
         nnz = getattr(est, "nnz_per_step", None)
         rows.append(

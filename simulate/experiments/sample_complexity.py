@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from simulate import judge, metrics, models, schedules
+from simulate.estimators import L1Estimator, L1LinearDSM
 from simulate.experiments._common import (
     FITTED_ESTIMATORS,
     correlated_subspace_gaussian,
@@ -171,7 +172,7 @@ def run_cell(config: Config, cell: tuple) -> dict:
     seed = _cell_seed(config, sweep, n, d, s, rep)
     est = fitted_estimator(name, model, seed, n=n)
     start = time.perf_counter()
-    est.fit(sch)
+    est = est.fit(sch)
     fit_seconds = time.perf_counter() - start
     affine = name != "empirical" and geometry != "random_support"
     method = "exact" if affine else "mc"
@@ -197,8 +198,8 @@ def run_cell(config: Config, cell: tuple) -> dict:
         "eps2_support": err.average("support")[0],
         "eps2_off_support": err.average("off_support")[0],
         "eps2_sampler": err.average(steps="sampler")[0],
-        "r_mean": float(np.mean(est.r_per_step)) if hasattr(est, "r_per_step") else np.nan,
-        "nnz_mean": float(np.mean(est.nnz_per_step)) if hasattr(est, "nnz_per_step") else np.nan,
+        "r_mean": float(np.mean(est.r_per_step)) if isinstance(est, L1Estimator) else np.nan,
+        "nnz_mean": float(np.mean(est.nnz_per_step)) if isinstance(est, L1LinearDSM) else np.nan,
         "fit_seconds": fit_seconds,
         "pred_ls": ls_prediction(model, sch, n),
         "pred_ls_textbook": d**2 / n,

@@ -12,7 +12,7 @@ Tweedie (SCIENCE.md 2): grad log q_t(x) = (sqrt(abar_t) D_t(x) - x) / (1 - abar_
 
 A user's model is any object with ``d``, ``sample(n, seed)`` and at least one of ``score`` /
 ``denoiser``; :func:`as_model` checks it and supplies the missing one by Tweedie. A user's
-model may instead (or also) give ``numba_score() -> (kernel, params)``, a jitted row kernel
+model may instead (or also) give ``score_kernel() -> (kernel, params)``, a jitted row kernel
 with the signature of ``simulate._kernels.sampling``: then the fused sampler path is open to
 it, and when it has no Python ``score`` its score is that kernel applied row by row, so that
 the fused and batch paths give identical numbers.
@@ -21,14 +21,41 @@ the fused and batch paths give identical numbers.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from simulate._kernels import rowwise_score
 from simulate._validation import check_alpha_bar, check_int, check_points
+from simulate.kernels import apply_row_kernel
 
-__all__ = ["DataModel", "UserModel", "as_model", "denoiser_from_score", "score_from_denoiser"]
+if TYPE_CHECKING:
+    from simulate.laws import GaussianLaw
+    from simulate.linalg import StructuredMatrix
+
+__all__ = [
+    "DataModel",
+    "GaussianModel",
+    "UserModel",
+    "as_model",
+    "denoiser_from_score",
+    "score_from_denoiser",
+]
+
+
+@runtime_checkable
+class GaussianModel(Protocol):
+    """Capability: a Gaussian data model, whose q_t and exact score are known in closed form.
+
+    ``noised_law(alpha_bar)`` is q_t as a :class:`simulate.laws.GaussianLaw`, and
+    ``affine_score(alpha_bar) -> (S, b)`` gives grad log q_t(x) = S x + b with S a
+    :class:`simulate.linalg.StructuredMatrix`. ``simulate.exact`` needs both.
+    """
+
+    d: int
+
+    def noised_law(self, alpha_bar: float) -> GaussianLaw: ...
+
+    def affine_score(self, alpha_bar: float) -> tuple[StructuredMatrix, np.ndarray]: ...
 
 
 def score_from_denoiser(x: np.ndarray, denoised: np.ndarray, alpha_bar: float) -> np.ndarray:
@@ -46,7 +73,7 @@ class DataModel:
 
     Subclasses set ``d``, ``name``, ``intrinsic_dim``, ``support`` (boolean mask or None) and
     implement ``_sample(n, rng)``; they provide a score kernel through
-    ``numba_score() -> (kernel, params)`` (signature in ``simulate._kernels.sampling``),
+    ``score_kernel() -> (kernel, params)`` (signature in ``simulate._kernels.sampling``),
     and may override ``denoiser``.
     """
 
@@ -65,7 +92,7 @@ class DataModel:
         raise NotImplementedError
 
     # -- scores ---------------------------------------------------------------------------
-    def numba_score(self) -> tuple[Any, tuple] | None:
+    def score_kernel(self) -> tuple[Any, tuple] | None:
         """``(kernel, params)`` for the fused sampler, or None if there is no kernel."""
         return None
 
@@ -73,13 +100,11 @@ class DataModel:
         """grad log q_t at the rows of ``x`` (n, d), where abar_t = ``alpha_bar``."""
         x = self._check_points(x)
         alpha_bar = check_alpha_bar(alpha_bar)
-        kernel = self.numba_score()
+        kernel = self.score_kernel()
         if kernel is None:
             return score_from_denoiser(x, self._denoiser(x, alpha_bar), alpha_bar)
         fn, params = kernel
-        out = np.empty_like(x)
-        rowwise_score(fn)(x, 0, alpha_bar, params, out)
-        return out
+        return apply_row_kernel(fn, x, 0, alpha_bar, params)
 
     def denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         """E[X_0 | X_t = x] at the rows of ``x`` (n, d) (Tweedie unless overridden)."""
@@ -99,7 +124,7 @@ class DataModel:
 
 class UserModel(DataModel):
     """Adapter for a user's object with ``d``, ``sample`` and ``score``, ``denoiser`` or
-    ``numba_score`` (see the module docstring)."""
+    ``score_kernel`` (see the module docstring)."""
 
     def __init__(self, obj: Any) -> None:
         missing = [m for m in ("d", "sample") if not hasattr(obj, m)]
@@ -115,7 +140,7 @@ class UserModel(DataModel):
         if not (has_score or has_denoiser or self._kernel is not None):
             raise TypeError(
                 f"a data model needs score(x, alpha_bar) or denoiser(x, alpha_bar) "
-                f"(or numba_score()); {type(obj).__name__} has none of them"
+                f"(or score_kernel()); {type(obj).__name__} has none of them"
             )
         self.obj = obj
         self.d = check_int("d", obj.d, low=1)
@@ -136,8 +161,8 @@ class UserModel(DataModel):
 
     @staticmethod
     def _user_kernel(obj: Any) -> tuple[Any, tuple] | None:
-        """The object's ``numba_score()``, checked to be None or a (kernel, params) pair."""
-        method = getattr(obj, "numba_score", None)
+        """The object's ``score_kernel()``, checked to be None or a (kernel, params) pair."""
+        method = getattr(obj, "score_kernel", None)
         if not callable(method):
             return None
         kernel = method()
@@ -145,17 +170,17 @@ class UserModel(DataModel):
             return None
         if not (isinstance(kernel, tuple) and len(kernel) == 2 and callable(kernel[0])):
             raise TypeError(
-                f"{type(obj).__name__}.numba_score() must return None or (kernel, params) "
+                f"{type(obj).__name__}.score_kernel() must return None or (kernel, params) "
                 f"with a jitted kernel(x, t, alpha_bar_t, params, out); got {kernel!r}"
             )
         if not isinstance(kernel[1], tuple):
             raise TypeError(
-                f"{type(obj).__name__}.numba_score() params must be a tuple, "
+                f"{type(obj).__name__}.score_kernel() params must be a tuple, "
                 f"got {type(kernel[1]).__name__}"
             )
         return kernel
 
-    def numba_score(self) -> tuple[Any, tuple] | None:
+    def score_kernel(self) -> tuple[Any, tuple] | None:
         return self._kernel
 
     def score(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
@@ -165,9 +190,7 @@ class UserModel(DataModel):
             return self._checked(self.obj.score(x, alpha_bar), x, "score", alpha_bar)
         if self._kernel is not None:
             fn, params = self._kernel
-            out = np.empty_like(x)
-            rowwise_score(fn)(x, 0, alpha_bar, params, out)
-            return out
+            return apply_row_kernel(fn, x, 0, alpha_bar, params)
         return score_from_denoiser(x, self._denoiser(x, alpha_bar), alpha_bar)
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:

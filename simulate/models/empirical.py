@@ -17,18 +17,17 @@ This is the exact score that the unregularized DSM minimizer over all functions 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from simulate._kernels.estimators import _denoiser_empirical, _score_empirical
 from simulate._validation import check_finite_array, check_real
+from simulate.kernels import apply_row_kernel
 from simulate.models.mixtures import _Mixture
 
 __all__ = ["DIGITS_N", "Digits", "Empirical"]
 
-#: Rows of the denoiser's (rows, n, d) distance block: bounds its memory to about 16 MB.
-_BLOCK_ELEMENTS = 2_000_000
 #: Number of 8 x 8 images in scikit-learn's copy of the UCI optical digits test set.
 DIGITS_N = 1797
 
@@ -59,23 +58,12 @@ class Empirical(_Mixture):
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.points[rng.integers(0, self.n_components, size=n)]
 
-    def responsibilities(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        """w_j(x) = softmax_j(-||x - a x^(j)||^2 / (2 v)), (n_query, n), blockwise."""
-        x = self._check_points(x)
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
-        out = np.empty((x.shape[0], self.n_components))
-        rows = max(1, _BLOCK_ELEMENTS // (self.n_components * self.d))
-        target = a * self.points
-        for start in range(0, x.shape[0], rows):
-            diff = x[start : start + rows, None, :] - target[None, :, :]
-            log_w = -0.5 * np.einsum("ijk,ijk->ij", diff, diff) / v
-            log_w -= log_w.max(axis=1, keepdims=True)
-            w = np.exp(log_w)
-            out[start : start + rows] = w / w.sum(axis=1, keepdims=True)
-        return out
+    def score_kernel(self) -> tuple[Any, tuple]:
+        """The one empirical-law kernel, shared with ``simulate.estimators.Empirical``."""
+        return _score_empirical, (self.points,)
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        return self.responsibilities(x, alpha_bar) @ self.points
+        return apply_row_kernel(_denoiser_empirical, x, 0, alpha_bar, (self.points,))
 
 
 class Digits(Empirical):

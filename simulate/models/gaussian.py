@@ -23,21 +23,11 @@ import numpy as np
 
 from simulate._kernels import _score_subspace_gaussian
 from simulate._validation import check_alpha_bar, check_finite_array, check_int
+from simulate.laws import GaussianLaw
+from simulate.linalg import StructuredMatrix, check_covariance, haar_orthonormal
 from simulate.models.base import DataModel
 
-__all__ = ["GaussianLawParams", "SubspaceGaussian"]
-
-#: Relative tolerance for "cov is symmetric" and "cov is PSD": float64 round-off of a
-#: covariance assembled by the user (a few ulps times its largest entry).
-COV_RTOL = 1e-10
-
-
-class GaussianLawParams:
-    """Mean (d,) and covariance (d,) diagonal or (d, d) of a Gaussian law on R^d."""
-
-    def __init__(self, mean: np.ndarray, cov: np.ndarray) -> None:
-        self.mean = mean
-        self.cov = cov
+__all__ = ["SubspaceGaussian"]
 
 
 class SubspaceGaussian(DataModel):
@@ -83,9 +73,7 @@ class SubspaceGaussian(DataModel):
             lam, Q = np.linalg.eigh(self.cov)
             lam = np.maximum(lam, 0.0)
         if self.rotate:
-            G = np.random.default_rng(seed).standard_normal((d, k))
-            U, R = np.linalg.qr(G)
-            U = U * np.sign(np.diag(R))  # Haar-distributed orthonormal columns
+            U = haar_orthonormal(np.random.default_rng(seed), d, k)
             rows = np.arange(d)
         else:
             U = np.eye(d, k)
@@ -113,22 +101,14 @@ class SubspaceGaussian(DataModel):
             c = np.diag(c)
         if c.shape != (k, k):
             raise ValueError(f"cov must have shape ({k}, {k}) or ({k},), got {c.shape}")
-        scale = max(float(np.max(np.abs(c))), 1.0)
-        if np.max(np.abs(c - c.T)) > COV_RTOL * scale:
-            raise ValueError("cov must be symmetric; got an asymmetric matrix")
-        eig_min = float(np.linalg.eigvalsh(c)[0])
-        if eig_min < -COV_RTOL * scale:
-            raise ValueError(
-                f"cov must be positive semidefinite; smallest eigenvalue {eig_min:.3g}"
-            )
-        return c
+        return check_covariance("cov", c)
 
     # -- DataModel interface ----------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         w = self.nu + np.sqrt(self.lam) * rng.standard_normal((n, self.k))
         return w @ self.V.T
 
-    def numba_score(self) -> tuple[Any, tuple]:
+    def score_kernel(self) -> tuple[Any, tuple]:
         return _score_subspace_gaussian, self._params
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
@@ -143,30 +123,38 @@ class SubspaceGaussian(DataModel):
         """True when data covariance and every score matrix are diagonal in the coordinates."""
         return not self.rotate and bool(np.all(np.count_nonzero(self.V, axis=0) == 1))
 
-    def noised_law(self, alpha_bar: float) -> GaussianLawParams:
+    def _structured(
+        self, off_value: float, inside: np.ndarray, scale: float = 1.0
+    ) -> StructuredMatrix:
+        """off_value I + scale V diag(inside) V^T with the structure of the data.
+
+        Diagonal when :attr:`is_diagonal`; aligned data with a correlated Sigma: a block on
+        the support {0..k-1} and off_value on the d - k pure-noise coordinates, so the exact
+        law costs O(T (k^3 + d)); rotated data: dense.
+        """
+        if self.is_diagonal:
+            diag = np.full(self.d, off_value)
+            diag += scale * (self.V**2 @ inside)
+            return StructuredMatrix.diagonal(diag)
+        if not self.rotate:
+            Vs = self.V[: self.k]
+            block = scale * (Vs * inside) @ Vs.T + off_value * np.eye(self.k)
+            return StructuredMatrix.with_block(np.full(self.d, off_value), np.arange(self.k), block)
+        return StructuredMatrix.dense(
+            scale * (self.V * inside) @ self.V.T + off_value * np.eye(self.d)
+        )
+
+    def noised_law(self, alpha_bar: float) -> GaussianLaw:
         """Law of X_t = a X_0 + sqrt(v) W: N(a V nu, a^2 V diag(lam) V^T + v I)."""
         alpha_bar = check_alpha_bar(alpha_bar) if alpha_bar < 1.0 else 1.0
         a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
         mean = a * (self.V @ self.nu)
-        if self.is_diagonal:
-            cov = np.full(self.d, v)
-            cov += a * a * (self.V**2 @ self.lam)
-        else:
-            cov = a * a * (self.V * self.lam) @ self.V.T + v * np.eye(self.d)
-        return GaussianLawParams(mean, cov)
+        return GaussianLaw(mean, self._structured(v, self.lam, scale=a * a))
 
-    def affine_score(self, alpha_bar: float) -> tuple[np.ndarray, np.ndarray]:
-        """score(x) = S x + b exactly: S = -I/v + V (I/v - D) V^T, b = a V D nu.
-
-        S is returned as its diagonal (d,) when :attr:`is_diagonal`, else as (d, d).
-        """
+    def affine_score(self, alpha_bar: float) -> tuple[StructuredMatrix, np.ndarray]:
+        """score(x) = S x + b exactly: S = -I/v + V (I/v - D) V^T, b = a V D nu."""
         alpha_bar = check_alpha_bar(alpha_bar)
         a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
         D = 1.0 / (a * a * self.lam + v)
         b = self.V @ (a * D * self.nu)
-        if self.is_diagonal:
-            S = np.full(self.d, -1.0 / v)
-            S += self.V**2 @ (1.0 / v - D)
-        else:
-            S = -np.eye(self.d) / v + (self.V * (1.0 / v - D)) @ self.V.T
-        return S, b
+        return self._structured(-1.0 / v, 1.0 / v - D), b

@@ -78,7 +78,7 @@ class _SphereProduct(DataModel):
             x[:, start : start + size] = radius * g / norm
         return x
 
-    def numba_score(self) -> tuple[Any, tuple]:
+    def score_kernel(self) -> tuple[Any, tuple]:
         return _score_sphere_product, self._params
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
@@ -190,7 +190,7 @@ class Box(DataModel):
         x[:, : self.k] = self.low + (self.high - self.low) * rng.random((n, self.k))
         return x
 
-    def numba_score(self) -> tuple[Any, tuple]:
+    def score_kernel(self) -> tuple[Any, tuple]:
         return _score_box, self._params
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:

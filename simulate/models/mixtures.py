@@ -25,15 +25,13 @@ import numpy as np
 
 from simulate._kernels.models import _score_lowrank_mixture
 from simulate._validation import check_finite_array, check_int
+from simulate.linalg import check_covariance, haar_orthonormal
 from simulate.models.base import DataModel
 
 __all__ = ["GaussianMixture", "LowRankMixture"]
 
 #: Tolerance of "the weights sum to 1": float64 round-off of a sum of J weights.
 WEIGHT_ATOL = 1e-10
-#: Relative tolerance of "symmetric", "positive semidefinite" and "orthonormal columns":
-#: a few ulps of round-off in a matrix assembled by the user, times its largest entry.
-MATRIX_RTOL = 1e-10
 #: Tolerance of U^T U = I for user-supplied bases (round-off of a QR or a hand-made basis).
 ORTHONORMAL_ATOL = 1e-8
 #: Eigenvalues below this fraction of the largest count as zero when reading off the rank.
@@ -54,19 +52,6 @@ def check_weights(weights: Any, n_components: int) -> np.ndarray:
     if abs(float(w.sum()) - 1.0) > WEIGHT_ATOL:
         raise ValueError(f"weights must sum to 1, got sum {float(w.sum()):.12g}")
     return w
-
-
-def check_psd(name: str, c: np.ndarray) -> np.ndarray:
-    """A symmetric positive semidefinite matrix (within ``MATRIX_RTOL`` of its scale)."""
-    scale = max(float(np.max(np.abs(c))), 1.0)
-    if np.max(np.abs(c - c.T)) > MATRIX_RTOL * scale:
-        raise ValueError(f"{name} must be symmetric; got an asymmetric matrix")
-    eig_min = float(np.linalg.eigvalsh(c)[0])
-    if eig_min < -MATRIX_RTOL * scale:
-        raise ValueError(
-            f"{name} must be positive semidefinite; smallest eigenvalue {eig_min:.3g} < 0"
-        )
-    return c
 
 
 class _Mixture(DataModel):
@@ -95,7 +80,7 @@ class _Mixture(DataModel):
         self.support = None if bool(np.all(active)) else active
         self._params = (self.means, self.bases, self.lams, self.log_weights)
 
-    def numba_score(self) -> tuple[Any, tuple]:
+    def score_kernel(self) -> tuple[Any, tuple]:
         return _score_lowrank_mixture, self._params
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -188,7 +173,7 @@ class GaussianMixture(_Mixture):
                 lams = np.empty((n_comp, d))
                 bases = np.empty((n_comp, d, d))
                 for j in range(n_comp):
-                    check_psd(f"covs[{j}]", c[j])
+                    check_covariance(f"covs[{j}]", c[j])
                     lams[j], bases[j] = np.linalg.eigh(0.5 * (c[j] + c[j].T))
             else:
                 raise ValueError(
@@ -271,7 +256,6 @@ class LowRankMixture(_Mixture):
             if aligned:
                 bases[j] = np.eye(d, k)
             else:
-                q, r = np.linalg.qr(rng.standard_normal((d, k)))
-                bases[j] = q * np.sign(np.diag(r))
+                bases[j] = haar_orthonormal(rng, d, k)
             means[j] = bases[j] @ (mean_scale * rng.standard_normal(k))
         return cls(means, bases)

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from simulate._kernels import rowwise_score
 from simulate._kernels.models import rotated_score_kernel
 from simulate._validation import check_alpha_bar
+from simulate.kernels import apply_row_kernel
+from simulate.linalg import haar_orthonormal
 from simulate.models.base import DataModel, as_model
 
 __all__ = ["Rotated", "haar_orthogonal"]
@@ -28,9 +29,7 @@ __all__ = ["Rotated", "haar_orthogonal"]
 
 def haar_orthogonal(d: int, seed: int | np.random.Generator = 0) -> np.ndarray:
     """A Haar-distributed orthogonal (d, d) matrix: QR of a Gaussian matrix, signs fixed."""
-    g = np.random.default_rng(seed).standard_normal((d, d))
-    q, r = np.linalg.qr(g)
-    return np.ascontiguousarray(q * np.sign(np.diag(r)))
+    return haar_orthonormal(np.random.default_rng(seed), d, d)
 
 
 class Rotated(DataModel):
@@ -62,8 +61,8 @@ class Rotated(DataModel):
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.inner.sample(n, rng) @ self.Q.T
 
-    def numba_score(self) -> tuple[Any, tuple] | None:
-        kernel = self.inner.numba_score()
+    def score_kernel(self) -> tuple[Any, tuple] | None:
+        kernel = self.inner.score_kernel()
         if kernel is None:
             return None
         fn, params = kernel
@@ -72,13 +71,11 @@ class Rotated(DataModel):
     def score(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         x = self._check_points(x)
         alpha_bar = check_alpha_bar(alpha_bar)
-        kernel = self.numba_score()
+        kernel = self.score_kernel()
         if kernel is None:
             return self.inner.score(x @ self.Q, alpha_bar) @ self.Q.T
         fn, params = kernel
-        out = np.empty_like(x)
-        rowwise_score(fn)(x, 0, alpha_bar, params, out)
-        return out
+        return apply_row_kernel(fn, x, 0, alpha_bar, params)
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         return self.inner.denoiser(np.ascontiguousarray(x @ self.Q), alpha_bar) @ self.Q.T

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from simulate._kernels import rowwise_score
 from simulate._kernels.models import (
     RANDOM_SUPPORT_DENOISER,
     RANDOM_SUPPORT_SCORE,
@@ -34,6 +33,7 @@ from simulate._kernels.models import (
     _score_spike_slab,
 )
 from simulate._validation import check_int, check_real
+from simulate.kernels import apply_row_kernel
 from simulate.models.base import DataModel
 
 __all__ = ["RandomSupportSparse", "SpikeSlab"]
@@ -73,7 +73,7 @@ class SpikeSlab(DataModel):
         mask = rng.random((n, self.d)) < self.rho
         return np.where(mask, self.tau * rng.standard_normal((n, self.d)), 0.0)
 
-    def numba_score(self) -> tuple[Any, tuple]:
+    def score_kernel(self) -> tuple[Any, tuple]:
         return _score_spike_slab, self._params
 
     def slab_probability(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
@@ -127,10 +127,8 @@ class RandomSupportSparse(DataModel):
         np.put_along_axis(x, support, self.tau * rng.standard_normal((n, self.s)), axis=1)
         return x
 
-    def numba_score(self) -> tuple[Any, tuple]:
+    def score_kernel(self) -> tuple[Any, tuple]:
         return _score_random_support, self._params
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        out = np.empty_like(x)
-        rowwise_score(_score_random_support)(x, 0, alpha_bar, self._denoiser_params, out)
-        return out
+        return apply_row_kernel(_score_random_support, x, 0, alpha_bar, self._denoiser_params)
