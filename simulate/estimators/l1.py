@@ -27,13 +27,23 @@ import numpy as np
 from simulate._validation import check_choice, check_int
 from simulate.estimators.base import _KernelEstimator, _training_points
 from simulate.estimators.r_policy import RULE_CONSTANT, CrossValidatedR, RPolicy, r_policy
-from simulate.lasso import LASSO_MAX_SWEEPS, LASSO_TOL, LassoConvergenceWarning
+from simulate.lasso import LassoConvergenceWarning
 
 __all__ = ["L1DSM", "L1Estimator"]
 
 
 class L1Estimator(_KernelEstimator):
     """Training points, the penalty's reading and the r policy, shared by both classes.
+
+    Parameters
+    ----------
+    data, n, points, seed
+        Training data: a model drawn ``n`` times with ``seed``, or the points themselves.
+    r : number, array (T,), "rule", "cv" or a policy (``simulate.estimators.r_policy``)
+    parametrization : {"denoiser", "score"}
+        Where the penalty sits (module docstring).
+    r_rule, r_constant, cv_folds
+        The rule's kind and constant, and the CV folds (2 <= K <= n), when r is a string.
 
     Attributes
     ----------
@@ -89,37 +99,18 @@ class L1Estimator(_KernelEstimator):
 
 
 def L1DSM(
-    data: Any = None,
-    n: Any = None,
-    *,
-    function_class: str = "linear",
-    points: Any = None,
-    r: Any = "rule",
-    parametrization: str = "denoiser",
-    r_rule: str = "scaled",
-    r_constant: float = RULE_CONSTANT,
-    cv_folds: int = 5,
-    fit_intercept: bool = True,
-    seed: int = 0,
-    tol: float = LASSO_TOL,
-    max_iter: int = LASSO_MAX_SWEEPS,
+    data: Any = None, n: Any = None, *, function_class: str = "linear", **options: Any
 ) -> L1Estimator:
     """The paper's l1-regularized DSM estimator of ``function_class`` (module docstring).
 
-    ``function_class="linear"``: :class:`L1LinearDSM` (all arguments apply);
-    ``"nonparametric"``: :class:`L1EmpiricalDSM` (``fit_intercept``, ``tol``, ``max_iter``
-    and ``cv_folds`` do not apply; r may not be "cv").
+    ``function_class="linear"``: ``L1LinearDSM(data, n, **options)``; ``"nonparametric"``:
+    ``L1EmpiricalDSM(data, n, **options)`` (which takes neither ``fit_intercept``, ``tol``,
+    ``max_iter`` nor ``cv_folds``, and no r="cv"). The options are the classes' keywords:
+    ``points``, ``r``, ``parametrization``, ``r_rule``, ``r_constant``, ``seed``, ...
     """
     from simulate.estimators.l1_empirical import L1EmpiricalDSM
     from simulate.estimators.l1_linear import L1LinearDSM
 
     function_class = check_choice("function_class", function_class, ("linear", "nonparametric"))
-    common = dict(
-        points=points, r=r, parametrization=parametrization, r_rule=r_rule,
-        r_constant=r_constant, cv_folds=cv_folds, seed=seed,
-    )  # fmt: skip
-    if function_class == "linear":
-        return L1LinearDSM(
-            data, n, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, **common
-        )
-    return L1EmpiricalDSM(data, n, **common)
+    cls = L1LinearDSM if function_class == "linear" else L1EmpiricalDSM
+    return cls(data, n, **options)

@@ -17,7 +17,7 @@ import numpy as np
 from simulate._kernels.estimators import _loo_denoiser_rows, _score_empirical_soft
 from simulate.estimators.base import training_pairs
 from simulate.estimators.l1 import L1Estimator
-from simulate.estimators.r_policy import RULE_CONSTANT, CrossValidatedR, GivenR, RuleR
+from simulate.estimators.r_policy import CrossValidatedR, GivenR, RuleR
 from simulate.schedules import Schedule
 
 __all__ = ["LOO_SUBSAMPLE", "L1EmpiricalDSM"]
@@ -45,28 +45,13 @@ class L1EmpiricalDSM(L1Estimator):
 
     function_class = "nonparametric"
 
-    def __init__(
-        self,
-        data: Any = None,
-        n: Any = None,
-        *,
-        points: Any = None,
-        r: Any = "rule",
-        parametrization: str = "denoiser",
-        r_rule: str = "scaled",
-        r_constant: float = RULE_CONSTANT,
-        cv_folds: int = 5,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, *args: Any, r: Any = "rule", **kwargs: Any) -> None:
         if (isinstance(r, str) and r == "cv") or isinstance(r, CrossValidatedR):
             raise ValueError(
                 "r='cv' is available for function_class='linear' only; "
                 "give r a value or 'rule' for the nonparametric class"
             )
-        super().__init__(
-            data, n, points=points, r=r, parametrization=parametrization, r_rule=r_rule,
-            r_constant=r_constant, cv_folds=cv_folds, seed=seed,
-        )  # fmt: skip
+        super().__init__(*args, r=r, **kwargs)
 
     def _fit(self, schedule: Schedule) -> None:
         T = schedule.T

@@ -17,7 +17,7 @@ import numpy as np
 from simulate._validation import check_int, check_real
 from simulate.estimators.base import _AffineFitted, training_pairs
 from simulate.estimators.l1 import L1Estimator
-from simulate.estimators.r_policy import RULE_CONSTANT, GivenR, RuleR
+from simulate.estimators.r_policy import GivenR, RuleR
 from simulate.lasso import LASSO_MAX_SWEEPS, LASSO_TOL, GramProblem
 from simulate.schedules import Schedule
 
@@ -32,12 +32,8 @@ class L1LinearDSM(_AffineFitted, L1Estimator):
 
     Parameters
     ----------
-    data, n, points, seed
-        Training data, as for :class:`~simulate.estimators.LinearDSM`.
-    r : number, array (T,), "rule", "cv" or a policy (``simulate.estimators.r_policy``)
-    parametrization : {"denoiser", "score"}
-    r_rule, r_constant, cv_folds
-        The rule's kind and constant, and the CV folds (2 <= K <= n), when r is a string.
+    data, n, points, seed, r, parametrization, r_rule, r_constant, cv_folds
+        As for :class:`~simulate.estimators.l1.L1Estimator` (r may be "cv" here).
     fit_intercept : bool
     tol, max_iter
         Lasso stopping rule and iteration cap; hitting the cap warns, naming the step t
@@ -55,24 +51,13 @@ class L1LinearDSM(_AffineFitted, L1Estimator):
 
     def __init__(
         self,
-        data: Any = None,
-        n: Any = None,
-        *,
-        points: Any = None,
-        r: Any = "rule",
-        parametrization: str = "denoiser",
-        r_rule: str = "scaled",
-        r_constant: float = RULE_CONSTANT,
-        cv_folds: int = 5,
+        *args: Any,
         fit_intercept: bool = True,
-        seed: int = 0,
         tol: float = LASSO_TOL,
         max_iter: int = LASSO_MAX_SWEEPS,
+        **kwargs: Any,
     ) -> None:
-        L1Estimator.__init__(
-            self, data, n, points=points, r=r, parametrization=parametrization,
-            r_rule=r_rule, r_constant=r_constant, cv_folds=cv_folds, seed=seed,
-        )  # fmt: skip
+        L1Estimator.__init__(self, *args, **kwargs)
         self.fit_intercept = bool(fit_intercept)
         self.tol = check_real("tol", tol, low=0.0)
         self.max_iter = check_int("max_iter", max_iter, low=1)

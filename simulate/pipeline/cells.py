@@ -70,13 +70,17 @@ def cell_key(experiment: str, config: Any, cell: tuple) -> str:
 
 @dataclass(frozen=True)
 class Task:
-    """One cell of one experiment, with its cache key."""
+    """One cell of one experiment, with its cache key and the module that computes it (by
+    import name, so that any worker process can find it: an experiment of
+    ``simulate.experiments`` or another module following the same contract, such as
+    ``simulate.verify``)."""
 
     experiment: str
     config: Any
     cell: tuple
     index: int
     key: str
+    module: str = ""
 
     @property
     def kind(self) -> str:
@@ -99,7 +103,14 @@ class CellOutcome:
 def tasks_for(module: Any, config: Any) -> list[Task]:
     """The tasks of every cell of ``module`` at ``config``, in the module's cell order."""
     return [
-        Task(module.NAME, config, tuple(cell), i, cell_key(module.NAME, config, tuple(cell)))
+        Task(
+            module.NAME,
+            config,
+            tuple(cell),
+            i,
+            cell_key(module.NAME, config, tuple(cell)),
+            module.__name__,
+        )
         for i, cell in enumerate(module.cells(config))
     ]
 
@@ -153,13 +164,17 @@ class CellCache:
 
 def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcome:
     """Run one cell (in whatever process the executor chose) and store it if it finished."""
+    import importlib
+
     import numba
     from threadpoolctl import threadpool_limits
 
     from simulate import experiments
 
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    module = experiments.get(task.experiment)
+    module = (
+        importlib.import_module(task.module) if task.module else experiments.get(task.experiment)
+    )
     start = time.perf_counter()
     try:
         # One BLAS thread in every cell: a threaded BLAS sums in an order that depends on
