@@ -2,7 +2,8 @@
 
 Per corner coordinate q_t = (N(a, v) + N(-a, v)) / 2, so score_i = (a tanh(a x_i / v) - x_i) / v;
 other coordinates -x_i / v (a = sqrt(alpha_bar), v = 1 - alpha_bar). The jitted row kernel is
-the whole score, so both sampler paths use it: ``python examples/my_model.py`` checks they agree.
+the whole score, so both sampler paths use it: ``python examples/my_model.py`` checks they agree,
+and ``regdiff verify examples/my_model.py:make_model --sweep d=8,16,32,64`` runs the battery.
 """
 
 import math
@@ -34,8 +35,8 @@ class CubeCorners:
         return cube_score, (np.int64(self.k),)
 
 
-def make_model() -> CubeCorners:
-    return CubeCorners()
+def make_model(d: int = 10, k: int = 3) -> CubeCorners:
+    return CubeCorners(d, k)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["PALETTE", "SAMPLER_STYLE", "fitted_slope", "new_figure", "plot_discretization"]
+__all__ = [
+    "PALETTE",
+    "SAMPLER_STYLE",
+    "fitted_slope",
+    "new_figure",
+    "plot_discretization",
+    "plot_verify",
+]
 
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE: tuple[str, ...] = (
@@ -422,5 +429,49 @@ def plot_paper_bound(df: pd.DataFrame) -> Figure:
         f"c1 = {first['c1']:g}",
         fontsize=9,
     )
+    fig.tight_layout()
+    return fig
+
+
+def plot_verify(df: pd.DataFrame) -> Figure:
+    """The verify battery of one model (``simulate.verify``), one line per sampler.
+
+    Panels: MMD^2(p_1, q_1) against T with the noise floor (mean and +-2 sd of two q_1
+    samples, grey band); and, for models with a support, the exact KL of one off-support
+    (pure-noise) coordinate against T (the slope of the KL in d). With a sweep, the largest
+    swept value is drawn.
+    """
+    samp = df[df["part"] == "sampler"]
+    floor = df[df["part"] == "floor"]
+    if len(samp):
+        last = samp["sweep_value"].iloc[-1]
+        samp, floor = samp[samp["sweep_value"] == last], floor[floor["sweep_value"] == last]
+    has_off = "kl_off_coord" in samp and samp["kl_off_coord"].notna().any()
+    fig, axes = new_figure(1, 2 if has_off else 1, width=4.2, height=3.4)
+    ax = axes[0, 0]
+    stats = floor.groupby("T")["mmd2"].agg(["mean", "std"]).reset_index()
+    ax.fill_between(
+        stats["T"], stats["mean"] - 2 * stats["std"], stats["mean"] + 2 * stats["std"],
+        color="0.85", label="noise floor (+-2 sd)",
+    )  # fmt: skip
+    for name, g in samp.groupby("sampler", sort=False):
+        style = SAMPLER_STYLE.get(str(name), {"color": PALETTE[4], "marker": "D"})
+        ax.errorbar(g["T"], g["mmd2"], yerr=2 * g["mmd2_se"], label=str(name), **style)
+    ax.set_xscale("log")
+    ax.set_xlabel("T")
+    ax.set_ylabel("MMD^2(p_1, q_1)")
+    ax.set_title(str(samp["model"].iloc[0]) if len(samp) else "")
+    ax.legend()
+    if has_off:
+        ax = axes[0, 1]
+        for name, g in samp.groupby("sampler", sort=False):
+            style = SAMPLER_STYLE.get(str(name), {"color": PALETTE[4], "marker": "D"})
+            ax.plot(g["T"], np.maximum(g["kl_off_coord"], 1e-300), label=str(name), **style)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T")
+        ax.set_ylabel("exact KL per off-support coordinate")
+        ax.set_title("slope of KL in d at fixed s (from N(0, I))")
+        ax.legend()
     fig.tight_layout()
     return fig

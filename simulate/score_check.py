@@ -21,8 +21,8 @@ field               g(x)                                                       c
 
 Every z is judged together (``simulate.judge.monte_carlo``: a band of max(4, Bonferroni)
 standard errors over all statistics). Beside it: finite scores of the right shape from
-alpha_bar = 1e-12 to 1 - 1e-12, and Tweedie consistency when the model gives both a score
-and a denoiser.
+alpha_bar = 1e-12 to 1 - 1e-12, Tweedie consistency when the model gives both a score and a
+denoiser, and identical fused and batch sampler paths when it gives a score kernel.
 
 Notation: ``alpha_bars`` the grid of abar_t, ``n`` the pairs per alpha_bar, ``z`` the
 statistics above.
@@ -194,6 +194,18 @@ def _problems(m: Any, seed: int) -> list[str]:
         elif not np.all(np.isfinite(s)):
             bad = int(s.size - np.count_nonzero(np.isfinite(s)))
             problems.append(f"score has {bad} non-finite value(s) at alpha_bar={alpha_bar:.12g}")
+    if m.score_kernel() is not None:  # the fused path must give the batch path's numbers
+        from simulate import samplers, schedules
+
+        sch = schedules.li(12, 2.0, 4.0)
+        for variance in samplers.VARIANCES:
+            fused = samplers.sample(m, sch, 16, seed=seed, variance=variance, method="fused")
+            batch = samplers.sample(m, sch, 16, seed=seed, variance=variance, method="batch")
+            if not np.array_equal(fused, batch):
+                problems.append(
+                    f"the fused and batch samplers differ ({variance}): the score kernel and "
+                    "score() disagree"
+                )
     if isinstance(m, UserModel) and m._has_score and m._has_denoiser:
         for alpha_bar in DEFAULT_ALPHA_BARS:
             a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar

@@ -81,3 +81,24 @@ def test_non_finite_and_tweedie_problems_are_reported() -> None:
         check_score(inner, alpha_bars=(1.5,))
     with pytest.raises(ValueError, match="n=10 is out of range"):
         check_score(inner, n=10)
+
+
+def test_a_kernel_that_disagrees_with_score_is_reported() -> None:
+    """A user's model whose numba kernel is not its Python score: fused != batch."""
+    inner = models.SubspaceGaussian(4, 2)
+
+    class TwoScores:
+        d = 4
+
+        def sample(self, n, seed=0):
+            return inner.sample(n, seed)
+
+        def score(self, x, alpha_bar):
+            return 1.01 * inner.score(x, alpha_bar)
+
+        def score_kernel(self):
+            return inner.score_kernel()
+
+    result = check_score(TwoScores(), n=2000, seed=0, alpha_bars=(0.5,))
+    assert any("fused and batch samplers differ" in p for p in result.problems)
+    assert check_score(inner, n=2000, seed=0, alpha_bars=(0.5,)).problems == []

@@ -46,6 +46,7 @@ import pandas as pd
 
 from simulate import judge, models
 from simulate.intrinsic import estimate_intrinsic_dim
+from simulate.models.catalogue import active_coordinates, catalogue_model
 from simulate.pipeline.cells import run_in_process
 from simulate.pipeline.seeds import seed_for
 from simulate.sparsity import measure_sparsity, top_mass_share
@@ -78,34 +79,10 @@ MODELS: tuple[str, ...] = (*SPARSE_MODELS, "rotated_gaussian", "paper_toy", "dig
 
 
 def make_model(name: str, d: int, s: int, seed: int) -> tuple[models.DataModel, int]:
-    """The catalogue model ``name`` in dimension d with s active coordinates, and its s.
-
-    The paper's toy is always 3-D (s = 2) and the digits 64-D (s from TwoNN, set by
-    :func:`run`); spike-and-slab has rho = s / d (s non-zeros on average); the torus has
-    s // 2 circles (2 (s // 2) active coordinates).
-    """
-    if name == "aligned_gaussian":
-        return models.SubspaceGaussian(d, s), s
-    if name == "rotated_gaussian":
-        return models.SubspaceGaussian(d, s, rotate=True, seed=seed), s
-    if name == "lowrank_mixture_aligned":
-        return models.LowRankMixture.random(d, s, n_components=3, seed=seed, aligned=True), s
-    if name == "random_support":
-        return models.RandomSupportSparse(d, s), s
-    if name == "spike_slab":
-        return models.SpikeSlab(d, s / d), s
-    if name == "sphere":
-        return models.Sphere(d, s), s
-    if name == "torus":
-        m = max(1, s // 2)
-        return models.Torus(d, m), 2 * m
-    if name == "box":
-        return models.Box(d, s), s
-    if name == "paper_toy":
-        return models.PaperToy3D(), 2
-    if name == "digits":
-        return models.Digits(), 0
-    raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    """The catalogue model ``name`` (``simulate.models.catalogue``) and its s."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return catalogue_model(name, d, s, seed), active_coordinates(name, s)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,130 @@
+"""``regdiff verify`` (simulate/verify.py): the battery on a user's model writes its report,
+a subtly wrong score stops it with exit code 1, and bad input exits with code 2 writing
+nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulate import verify
+from simulate.cli import main
+from simulate.pipeline.cells import CellCache, SerialExecutor
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_model.py"
+#: A small battery: 2 T values, 400 draws (the statistics scale with it; the rules do not).
+SMALL = {"T_grid": (10, 40), "n": 400, "score_n": 20_000, "floor_replicates": 4}
+
+
+def _run(target: str, out: Path, **changes):
+    config = verify.with_target(verify.Config(**SMALL), target, **changes)
+    return verify.run_battery(
+        config, out, SerialExecutor(), CellCache(None), command="test", threads=2
+    )
+
+
+def test_battery_on_the_example_with_a_sweep(tmp_path) -> None:
+    found, code = _run(f"{EXAMPLE}:make_model", tmp_path / "r", sweep_key="d", sweep_values=(6, 12))
+    assert code == 0
+    by_claim = {}
+    for v in found:
+        by_claim.setdefault(v.claim_id, []).append(v)
+    assert [v.verdict for v in by_claim["verify.score_first_order"]] == ["holds"]
+    assert all(v.verdict == "holds" for v in by_claim["verify.off_support_law"])
+    assert all(v.verdict == "holds" for v in by_claim["verify.sampler_matches_data"])
+    d_free = {v.setting["sampler"]: v for v in by_claim["verify.d_free"]}
+    assert d_free["posterior"].verdict == "holds" and d_free["beta"].verdict == "fails"
+    out = tmp_path / "r"
+    assert (out / "REPORT.md").read_text().startswith("# regdiff verify report")
+    assert (out / "verify.png").stat().st_size > 0
+    sampler = pd.read_csv(out / "data" / "sampler.csv")
+    assert set(sampler["d"]) == {6, 12} and set(sampler["T"]) == {10, 40}
+    assert not list(tmp_path.glob(".staging-*"))
+
+
+class WrongScore:
+    """The example's cube with its score scaled by 1.05 on the first coordinate."""
+
+    def __init__(self):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("my_model_for_wrong", EXAMPLE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self.inner = module.make_model(6, 2)
+        self.d = 6
+
+    def sample(self, n, seed=0):
+        return self.inner.sample(n, seed)
+
+    def score(self, x, alpha_bar):
+        from simulate.models import as_model
+
+        s = as_model(self.inner).score(x, alpha_bar)
+        s[:, 0] *= 1.05
+        return s
+
+
+def make_wrong():
+    return WrongScore()
+
+
+def make_broken(d: int = 3):
+    raise RuntimeError("the factory is broken on purpose")
+
+
+class NoSample:
+    d = 3
+
+    def score(self, x, alpha_bar):
+        return -x
+
+
+class BadShape:
+    d = 3
+
+    def sample(self, n, seed=0):
+        return np.zeros((n, 3))
+
+    def score(self, x, alpha_bar):
+        return -x[:, :2]
+
+
+NOT_CALLABLE = 3
+
+
+def test_a_subtly_wrong_score_stops_the_battery(tmp_path) -> None:
+    found, code = _run(f"{Path(__file__)}:make_wrong", tmp_path / "r", score_n=100_000)
+    assert code == 1
+    first = [v for v in found if v.claim_id == "verify.score_first_order"]
+    assert first and first[0].verdict == "fails"
+    assert not any(v.claim_id == "verify.sampler_matches_data" for v in found)
+    text = (tmp_path / "r" / "REPORT.md").read_text()
+    assert "stopped after the score checks" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope_module:f"], "module 'nope_module' not found"),
+        ([f"{EXAMPLE}:nope"], "has no attribute 'nope'"),
+        ([f"{EXAMPLE}"], "must be MODULE:FACTORY"),
+        ([f"{__file__}:NOT_CALLABLE"], "is not callable"),
+        ([f"{__file__}:make_broken"], "the factory is broken on purpose"),
+        ([f"{__file__}:NoSample"], "lacks them (required: d, sample"),
+        ([f"{__file__}:BadShape"], "returned shape (4, 2)"),
+        ([f"{EXAMPLE}:make_model", "--set", "q=3"], "no parameter 'q'; parameters: d, k"),
+        ([f"{EXAMPLE}:make_model", "--sweep", "z=1,2"], "no parameter 'z'; parameters: d, k"),
+        ([f"{EXAMPLE}:make_model", "--set", "d=0"], "d=0 is out of range"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message) -> None:
+    out = tmp_path / "report"
+    code = main(["verify", *args, "--out", str(out), "--no-cache"])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".staging-*"))
