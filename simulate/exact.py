@@ -55,14 +55,15 @@ def output_law(
     est = as_estimator(estimator)
     if not isinstance(est, AffineScore):
         raise TypeError(f"{est!r} is not an affine score estimate: its exact law is not Gaussian")
-    est = est.fit(schedule)
+    fitted = est.fit(schedule)
+    assert isinstance(fitted, AffineScore)  # a fitted copy keeps the class
     coef = coefficients(schedule, variance)
     start = GaussianLaw.standard(est.d) if init is None else init
     if start.d != est.d:
         raise ValueError(f"init has d={start.d}, the estimator has d={est.d} (must match)")
     mean, cov = start.mean.copy(), start.cov
     for t in range(schedule.T, 1, -1):
-        S, b = est.affine_score(t)
+        S, b = fitted.affine_score(t)
         A_t, B_t, C_t = coef.A[t - 1], coef.B[t - 1], coef.C[t - 1]
         M = S.scaled_plus_identity(B_t, A_t)  # M_t = A_t I + B_t S_t
         mean = M.matvec(mean) + B_t * b

@@ -46,7 +46,12 @@ import pandas as pd
 
 from simulate import judge, models
 from simulate.intrinsic import estimate_intrinsic_dim
-from simulate.models.catalogue import active_coordinates, catalogue_model
+from simulate.models.catalogue import (
+    CATALOGUE,
+    COORDINATE_SPARSE,
+    active_coordinates,
+    catalogue_model,
+)
 from simulate.pipeline.cells import run_in_process
 from simulate.pipeline.seeds import seed_for
 from simulate.sparsity import measure_sparsity, top_mass_share
@@ -66,16 +71,8 @@ ID_RTOL = 0.15
 #: Coordinate-sparse models (fixed or random support of size s << d), judged by the first two
 #: claims; the rest are the rotation ablation, the paper's 3-D toy (s = 2 of d = 3: measured
 #: and drawn, not judged) and the real digits.
-SPARSE_MODELS: tuple[str, ...] = (
-    "aligned_gaussian",
-    "lowrank_mixture_aligned",
-    "random_support",
-    "spike_slab",
-    "sphere",
-    "torus",
-    "box",
-)
-MODELS: tuple[str, ...] = (*SPARSE_MODELS, "rotated_gaussian", "paper_toy", "digits")
+SPARSE_MODELS: tuple[str, ...] = COORDINATE_SPARSE
+MODELS: tuple[str, ...] = CATALOGUE
 
 
 def make_model(name: str, d: int, s: int, seed: int) -> tuple[models.DataModel, int]:
