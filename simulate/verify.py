@@ -20,6 +20,8 @@ cell            what it measures
                 sliced W2 to a fresh draw of q_1; for models with a support, the exact law of
                 the off-support coordinates and a Monte Carlo check of it; for Gaussian
                 models, the exact KL
+``estimation``  least squares and both l1 readings fitted on n training points, over an n
+                grid: eps_score^2 and its support / off-support parts
 ==============  ==============================================================================
 
 The off-support coordinates of a model with an aligned support are pure noise (score -x/v), so
@@ -32,7 +34,9 @@ Claims (one verdict per setting): ``verify.score_first_order`` (Monte Carlo, Bon
 ``verify.score_finite`` (identity: no problem found), ``verify.sampler_matches_data``
 (Monte Carlo: at the largest T the MMD^2 to q_1 is at the noise floor), ``verify.off_support_law``
 (Monte Carlo: the samplers' off-support moments equal the closed form),
-``verify.d_free`` (identity: kl_off = 0, the paper's reading that the KL does not grow with d).
+``verify.d_free`` (identity: kl_off = 0, the paper's reading that the KL does not grow with d),
+``verify.l1_helps`` (threshold: the l1 denoiser's eps_score^2 below least squares' at the
+largest d and smallest n).
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ CLAIMS = (
     "verify.sampler_matches_data",
     "verify.off_support_law",
     "verify.d_free",
+    "verify.l1_helps",
 )
 #: The ``sweep_value`` column of a battery without a sweep.
 NO_SWEEP = "-"
@@ -111,6 +116,10 @@ class Config:
     score_n: int = 100_000
     floor_replicates: int = 4
     sparsity_alpha_bars: tuple[float, ...] = (1e-3, 0.1, 0.5, 0.9, 0.999)
+    estimators: tuple[str, ...] = ("ls", "l1_denoiser", "l1_score")
+    est_n_grid: tuple[int, ...] = (250, 1000, 4000)
+    est_T: int = 20
+    est_n_eval: int = 500
     seed: int = 0
 
     @classmethod
@@ -119,7 +128,9 @@ class Config:
 
     @classmethod
     def quick(cls, **kw: Any) -> Config:
-        return cls(T_grid=(10, 30, 100), n=1500, score_n=30_000, floor_replicates=4, **kw)
+        kw = {"T_grid": (10, 30, 100), "n": 1500, "score_n": 30_000, "est_n_grid": (250, 1000),
+              **kw}  # fmt: skip
+        return cls(**kw)
 
 
 # -- the user's model -------------------------------------------------------------------------
@@ -265,12 +276,14 @@ def _values(config: Config) -> tuple[Any, ...]:
 
 
 def cells(config: Config) -> list[tuple]:
-    """("score", v), ("geometry", v), ("floor", v, T), ("sampler", v, sampler, T)."""
+    """("score", v), ("geometry", v), ("floor", v, T), ("sampler", v, sampler, T),
+    ("estimation", v, estimator, n)."""
     out: list[tuple] = []
     for v in _values(config):
         out += [("score", v), ("geometry", v)]
         out += [("floor", v, T) for T in config.T_grid]
         out += [("sampler", v, name, T) for name in config.samplers for T in config.T_grid]
+        out += [("estimation", v, e, n) for e in config.estimators for n in config.est_n_grid]
     return out
 
 
@@ -313,6 +326,8 @@ def run_cell(config: Config, cell: tuple) -> dict | list[dict]:
         }
     if kind == "geometry":
         return _geometry(config, model, base)
+    if kind == "estimation":
+        return _estimation_row(config, model, base, cell[2], int(cell[3]))
     T = int(cell[-1])
     sch = schedules.li(T, config.c0, config.c1)
     if kind == "floor":
@@ -346,6 +361,27 @@ def _geometry(config: Config, model: Any, base: dict) -> list[dict]:
         {**base, "id_twonn": twonn, "id_mle": mle, "s_used": s, **row}
         for row in table[keep].to_dict("records")
     ]
+
+
+def _estimation_row(config: Config, model: Any, base: dict, name: str, n: int) -> dict:
+    """eps_score^2 (SCIENCE.md 1.1) of a fitted estimator, with its support / off-support
+    parts: exact for an affine estimate of a Gaussian model, else Monte Carlo."""
+    from simulate.estimators import AffineScore
+    from simulate.experiments._common import fitted_estimator
+
+    sch = schedules.li(config.est_T, config.c0, config.c1)
+    seed = seed_for(NAME, "estimation", config.seed, name, n)
+    est = fitted_estimator(name, model, seed, n=n).fit(sch)
+    exact = isinstance(est, AffineScore) and isinstance(model, GaussianModel)
+    err = metrics.score_error(
+        est, model, sch, n_eval=config.est_n_eval, seed=seed, method="exact" if exact else "mc"
+    )
+    eps2, eps2_se = err.average()
+    return {
+        **base, "estimator": name, "n_train": n, "T": config.est_T, "eps2": eps2,
+        "eps2_se": eps2_se, "eps2_support": err.average("support")[0],
+        "eps2_off_support": err.average("off_support")[0], "method": err.method,
+    }  # fmt: skip
 
 
 def _sampler_row(
@@ -423,6 +459,7 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
                 detail=" | ".join(problems) if problems else "no problem found",
             )
         )
+    out += _estimation_verdicts(df[df["part"] == "estimation"])
     samp = df[df["part"] == "sampler"]
     floor = df[df["part"] == "floor"]
     if samp.empty:
@@ -487,6 +524,35 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
     return out
 
 
+def _estimation_verdicts(est: pd.DataFrame) -> list[judge.Verdict]:
+    """verify.l1_helps: eps^2(l1, denoiser) / eps^2(least squares) below 1 at the largest d
+    and the smallest n of the battery (a 95% delta-method interval from the SEs)."""
+    if est.empty or not {"ls", "l1_denoiser"} <= set(est["estimator"]):
+        return []
+    d_max = est["d"].max()
+    at = est[est["d"] == d_max]
+    at = at[at["n_train"] == at["n_train"].min()]
+    ls = at[at["estimator"] == "ls"].iloc[0]
+    l1 = at[at["estimator"] == "l1_denoiser"].iloc[0]
+    ratio = l1["eps2"] / ls["eps2"]
+    rel = math.hypot(l1["eps2_se"] / l1["eps2"], ls["eps2_se"] / ls["eps2"])
+    half = 1.96 * ratio * rel
+    return [
+        judge.threshold(
+            "verify.l1_helps",
+            _setting(at, n=int(ls["n_train"]), T=int(ls["T"])),
+            estimate=ratio,
+            low=ratio - half,
+            high=ratio + half,
+            threshold=1.0,
+            side="below",
+            prediction="eps^2(l1, denoiser) / eps^2(least squares) < 1",
+            detail=f"eps^2: l1 {l1['eps2']:.4g} +- {l1['eps2_se']:.2g}, least squares "
+            f"{ls['eps2']:.4g} +- {ls['eps2_se']:.2g} ({ls['method']})",
+        )
+    ]
+
+
 def run(config: Config, progress: bool = False) -> pd.DataFrame:
     """Every cell in this process (the experiments' contract)."""
     from simulate.pipeline.cells import run_in_process
@@ -529,6 +595,12 @@ def _tables(df: pd.DataFrame) -> dict[str, str]:
         out["Intrinsic dimension and sparsity"] = _markdown(
             geo, ["sweep_value", "d", "id_twonn", "id_mle", "s_used", "alpha_bar",
                   "score_eff_frac", "score_top_share", "denoiser_top_share"]
+        )
+    est = df[df["part"] == "estimation"]
+    if len(est):
+        out["Estimated scores"] = _markdown(
+            est, ["sweep_value", "d", "estimator", "n_train", "eps2", "eps2_se", "eps2_support",
+                  "eps2_off_support", "method"]
         )
     samp = df[df["part"] == "sampler"]
     if len(samp):

@@ -690,6 +690,19 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "identity",
     ),
+    Claim(
+        "verify.l1_helps",
+        "The paper's premise on a user's data: the l1-regularized DSM estimator (linear class, "
+        "penalty on the denoiser, r by the default rule) estimates the score better than "
+        "least squares where it should help most, at the largest d and the smallest n.",
+        "paper (as read)",
+        "eps^2(l1) / eps^2(least squares) < 1 (95% interval wholly below 1).",
+        1.0,
+        (),
+        "catalogue",
+        "open",
+        "threshold",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}

@@ -36,11 +36,13 @@ class Config:
     n: int = 1000
     score_n: int = 20_000
     floor_replicates: int = 4
+    estimators: tuple[str, ...] = ("ls", "l1_denoiser")
+    est_n_grid: tuple[int, ...] = (250, 1000)
     seed: int = 0
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(d_grid=(16,), T_grid=(10, 100), n=600, score_n=10_000)
+        return cls(d_grid=(16,), T_grid=(10, 100), n=600, score_n=10_000, est_n_grid=(250,))
 
     @classmethod
     def full(cls) -> Config:
@@ -59,6 +61,8 @@ def battery_config(config: Config, name: str) -> verify.Config:
         n=config.n,
         score_n=config.score_n,
         floor_replicates=config.floor_replicates,
+        estimators=config.estimators,
+        est_n_grid=config.est_n_grid,
         seed=config.seed,
     )
 
