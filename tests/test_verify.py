@@ -16,7 +16,13 @@ from simulate.pipeline.cells import CellCache, SerialExecutor
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_model.py"
 #: A small battery: 2 T values, 400 draws (the statistics scale with it; the rules do not).
-SMALL = {"T_grid": (10, 40), "n": 400, "score_n": 20_000, "floor_replicates": 4}
+SMALL = {
+    "T_grid": (10, 40),
+    "n": 400,
+    "score_n": 20_000,
+    "floor_replicates": 4,
+    "est_n_grid": (250,),
+}
 
 
 def _run(target: str, out: Path, **changes):
@@ -35,6 +41,9 @@ def test_battery_on_the_example_with_a_sweep(tmp_path) -> None:
     assert [v.verdict for v in by_claim["verify.score_first_order"]] == ["holds"]
     assert all(v.verdict == "holds" for v in by_claim["verify.off_support_law"])
     assert all(v.verdict == "holds" for v in by_claim["verify.sampler_matches_data"])
+    # the cube's denoiser is 3-sparse (premise of verify.l1_helps true): judged, not skipped
+    (l1_helps,) = by_claim["verify.l1_helps"]
+    assert l1_helps.verdict != "not applicable" and l1_helps.setting["d"] == 12
     d_free = {v.setting["sampler"]: v for v in by_claim["verify.d_free"]}
     assert d_free["posterior"].verdict == "holds" and d_free["beta"].verdict == "fails"
     out = tmp_path / "r"
@@ -128,3 +137,22 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message) -
     assert message in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.glob(".staging-*"))
+
+
+def test_l1_helps_needs_a_sparse_denoiser() -> None:
+    """The premise comes from the battery's own geometry cells: dense -> not applicable."""
+    est = pd.DataFrame(
+        {
+            "part": "estimation", "model": "m", "d": 32, "estimator": ["ls", "l1_denoiser"],
+            "n_train": 250, "T": 20, "eps2": [2.0, 1.0], "eps2_se": [0.01, 0.01],
+            "method": "mc",
+        }
+    )  # fmt: skip
+    geo = pd.DataFrame({"part": "geometry", "d": [32, 32], "s_used": 4,
+                        "denoiser_top_share": [0.95, 0.99]})  # fmt: skip
+    (v,) = verify._estimation_verdicts(est, geo)
+    assert (v.verdict, v.reason) == ("holds", "interval_on_claimed_side")
+    assert v.measured == pytest.approx(0.5)
+    dense = geo.assign(denoiser_top_share=[0.3, 0.99])
+    (v,) = verify._estimation_verdicts(est, dense)
+    assert (v.verdict, v.reason) == ("not applicable", "premise_false")
