@@ -190,6 +190,14 @@ class Box(DataModel):
         x[:, : self.k] = self.low + (self.high - self.low) * rng.random((n, self.k))
         return x
 
+    def coordinate_laws(self) -> list[np.ndarray]:
+        """Groups of coordinates with one and the same independent 1-D law (a product
+        model): the box coordinates with equal [low, high], and the pure-noise rest."""
+        pairs = np.stack([self.low, self.high], axis=1)
+        _, which = np.unique(pairs, axis=0, return_inverse=True)
+        groups = [np.flatnonzero(which.reshape(-1) == g) for g in range(int(which.max()) + 1)]
+        return groups + ([np.arange(self.k, self.d)] if self.k < self.d else [])
+
     def score_kernel(self) -> tuple[Any, tuple]:
         return _score_box, self._params
 

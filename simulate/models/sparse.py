@@ -76,6 +76,10 @@ class SpikeSlab(DataModel):
     def score_kernel(self) -> tuple[Any, tuple]:
         return _score_spike_slab, self._params
 
+    def coordinate_laws(self) -> list[np.ndarray]:
+        """Every coordinate has the same independent 1-D law (a product model)."""
+        return [np.arange(self.d)]
+
     def slab_probability(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         """P(b_i = 1 | X_t = x) per coordinate, the logistic of the log odds L_i (4.3)."""
         x = self._check_points(x)
