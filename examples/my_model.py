@@ -34,6 +34,9 @@ class CubeCorners:
     def score_kernel(self):
         return cube_score, (np.int64(self.k),)
 
+    def independent_blocks(self):  # k corner coordinates, d - k pure-noise ones (optional)
+        return [np.arange(self.k)[:, None], np.arange(self.k, self.d)[:, None]]
+
 
 def make_model(d: int = 10, k: int = 3) -> CubeCorners:
     return CubeCorners(d, k)

@@ -563,3 +563,18 @@ def empirical_soft_score(
     if on == "score":
         return soft_threshold(empirical_score(x, points, alpha_bar), tau)
     return (a * soft_threshold(empirical_denoiser(x, points, alpha_bar), tau) - x) / v
+
+
+def scatter_gaussian_2d(
+    weight: np.ndarray, m1: np.ndarray, m2: np.ndarray, lo: float, h: float, c: float,
+    reach: float, n: int,
+) -> np.ndarray:  # fmt: skip
+    """Twin of ``simulate._kernels.oracle._scatter_gaussian_2d``: sum_k w_k N(x; m_k, c^2 I)
+    at the (n, n) nodes lo + (i, j) h, each term kept within ``reach`` c of m_k per axis."""
+    x = lo + h * np.arange(n)
+    out = np.zeros((n, n))
+    for w, a, b in zip(weight, m1, m2, strict=True):
+        g1 = np.where(np.abs(x - a) <= reach * c, np.exp(-0.5 * ((x - a) / c) ** 2), 0.0)
+        g2 = np.where(np.abs(x - b) <= reach * c, np.exp(-0.5 * ((x - b) / c) ** 2), 0.0)
+        out += w / (2 * np.pi * c * c) * np.outer(g1, g2)
+    return out

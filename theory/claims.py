@@ -705,14 +705,19 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "verify.block_law",
-        "For a product of independent one-dimensional laws (box, spike-and-slab) the exact "
-        "law of every sampler is computable without Monte Carlo, block by block (the grid "
-        "oracle of simulate/oracle.py, at the first step t0 with v_t0 >= 1e-2); the numba "
+        "For a product of independent blocks of one or two coordinates (box, spike-and-slab, "
+        "torus, the paper's toy) the exact law of every sampler is computable without Monte "
+        "Carlo, block by block (the grid oracles of simulate/oracle.py and "
+        "simulate/oracle_plane.py, at the first step t0 with v_t0 >= 1e-2); the numba "
         "samplers' moments at t0 match it.",
-        "derived here (factorization over coordinates)",
-        "z of the first two moments per coordinate group within the Bonferroni band.",
+        "derived here (factorization over blocks of coordinates)",
+        "z of the moments of order one and two per group of identical blocks within the "
+        "Bonferroni band.",
         None,
-        ("tests/test_oracle.py::test_numba_samplers_follow_the_oracle",),
+        (
+            "tests/test_oracle.py::test_numba_samplers_follow_the_oracle",
+            "tests/test_oracle_plane.py::test_numba_samplers_follow_the_oracle",
+        ),
         "catalogue",
         "open",
         "monte_carlo",

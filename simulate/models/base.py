@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from simulate.linalg import StructuredMatrix
 
 __all__ = [
+    "BlockModel",
     "DataModel",
     "GaussianModel",
     "UserModel",
@@ -56,6 +57,23 @@ class GaussianModel(Protocol):
     def noised_law(self, alpha_bar: float) -> GaussianLaw: ...
 
     def affine_score(self, alpha_bar: float) -> tuple[StructuredMatrix, np.ndarray]: ...
+
+
+@runtime_checkable
+class BlockModel(Protocol):
+    """Capability: X_0 is a product of independent blocks of coordinates, so the exact score
+    acts on each block alone and every sampler with it factorizes over the same blocks
+    (``tests/test_factorization.py``; the grid oracles of ``simulate.oracle`` and
+    ``simulate.oracle_plane`` use it).
+
+    ``independent_blocks()`` lists arrays of shape (copies, b): each row is one block of b
+    coordinates, and the rows of one array have one and the same law. The blocks partition
+    the coordinates 0..d-1.
+    """
+
+    d: int
+
+    def independent_blocks(self) -> list[np.ndarray]: ...
 
 
 def score_from_denoiser(x: np.ndarray, denoised: np.ndarray, alpha_bar: float) -> np.ndarray:
@@ -149,6 +167,22 @@ class UserModel(DataModel):
         self.support = getattr(obj, "support", None)
         self._has_score = has_score
         self._has_denoiser = has_denoiser
+        if callable(getattr(obj, "independent_blocks", None)):
+            # an instance attribute, so that only such models satisfy ``BlockModel``
+            self.independent_blocks = self._checked_blocks
+
+    def _checked_blocks(self) -> list[np.ndarray]:
+        """The user's ``independent_blocks()`` as (copies, b) integer arrays, checked to
+        partition the coordinates 0..d-1 (``BlockModel``)."""
+        blocks = [np.asarray(g, dtype=np.int64) for g in self.obj.independent_blocks()]
+        blocks = [g.reshape(len(g), -1) if g.ndim != 2 else g for g in blocks]
+        used = np.concatenate([g.ravel() for g in blocks]) if blocks else np.empty(0, np.int64)
+        if np.sort(used).tolist() != list(range(self.d)):
+            raise ValueError(
+                f"independent_blocks() of {self.name} must partition the coordinates 0..{self.d - 1} "
+                f"(each once); it lists {used.size} indices"
+            )
+        return blocks
 
     def sample(self, n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
         n = check_int("n", n, low=1)

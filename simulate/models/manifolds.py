@@ -81,6 +81,18 @@ class _SphereProduct(DataModel):
     def score_kernel(self) -> tuple[Any, tuple]:
         return _score_sphere_product, self._params
 
+    def independent_blocks(self) -> list[np.ndarray]:
+        """Blocks of coordinates with independent laws (``DataModel.independent_blocks``):
+        the spheres (those of equal size and radius share a law) and the pure-noise rest."""
+        out: list[np.ndarray] = []
+        kinds = sorted({(int(k), float(r)) for k, r in zip(self._sizes, self._radii, strict=True)})
+        for size, radius in kinds:
+            starts = [int(s) for s, k, r in zip(self._starts, self._sizes, self._radii, strict=True)
+                      if (int(k), float(r)) == (size, radius)]  # fmt: skip
+            out.append(np.array([np.arange(s, s + size) for s in starts]))
+        active = int(np.sum(self._sizes))
+        return out + ([np.arange(active, self.d)[:, None]] if active < self.d else [])
+
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
         out = np.zeros_like(x)
@@ -190,13 +202,15 @@ class Box(DataModel):
         x[:, : self.k] = self.low + (self.high - self.low) * rng.random((n, self.k))
         return x
 
-    def coordinate_laws(self) -> list[np.ndarray]:
-        """Groups of coordinates with one and the same independent 1-D law (a product
-        model): the box coordinates with equal [low, high], and the pure-noise rest."""
+    def independent_blocks(self) -> list[np.ndarray]:
+        """Blocks of coordinates with independent laws (``DataModel.independent_blocks``):
+        one coordinate each; the box coordinates with equal [low, high] share a law, and so
+        does the pure-noise rest."""
         pairs = np.stack([self.low, self.high], axis=1)
         _, which = np.unique(pairs, axis=0, return_inverse=True)
         groups = [np.flatnonzero(which.reshape(-1) == g) for g in range(int(which.max()) + 1)]
-        return groups + ([np.arange(self.k, self.d)] if self.k < self.d else [])
+        groups += [np.arange(self.k, self.d)] if self.k < self.d else []
+        return [g[:, None] for g in groups]
 
     def score_kernel(self) -> tuple[Any, tuple]:
         return _score_box, self._params

@@ -76,9 +76,9 @@ class SpikeSlab(DataModel):
     def score_kernel(self) -> tuple[Any, tuple]:
         return _score_spike_slab, self._params
 
-    def coordinate_laws(self) -> list[np.ndarray]:
-        """Every coordinate has the same independent 1-D law (a product model)."""
-        return [np.arange(self.d)]
+    def independent_blocks(self) -> list[np.ndarray]:
+        """Every coordinate is a block, all with the same law (``DataModel.independent_blocks``)."""
+        return [np.arange(self.d)[:, None]]
 
     def slab_probability(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         """P(b_i = 1 | X_t = x) per coordinate, the logistic of the log odds L_i (4.3)."""

@@ -57,3 +57,7 @@ class PaperToy3D(LowRankMixture):
         self.support = np.array([False, True, True])
         self.intrinsic_dim = 2
         self.name = f"paper_toy_3d(J={n_components}, R={ring_radius:g}, std={std:g})"
+
+    def independent_blocks(self) -> list[np.ndarray]:
+        """The Y-Z plane and the pure-noise X coordinate (``DataModel.independent_blocks``)."""
+        return [np.array([[1, 2]]), np.array([[0]])]
