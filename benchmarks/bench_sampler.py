@@ -5,9 +5,12 @@
 Element-steps per second = n * d * (T - 1) / seconds (the sampler applies T - 1 steps).
 Compared in the same run: the fused numba path, the batch path, the NumPy twin of
 tests/reference.py (on a subset of rows: same per-element work), the bare cost of the same
-number of normals from our counter-based generator and from NumPy's default generator, and
-PyTorch (if installed) doing the same affine DDPM steps with torch.randn noise.
-Compilation is excluded (one warm-up call first); each timing is the best of ``--repeat``.
+number of normals from our counter-based generator (on every numba thread and on one) and
+from NumPy's default generator (one thread), and PyTorch and JAX (each if installed; neither
+is a dependency: ``pip install torch==2.13.0 jax``) doing the same affine DDPM steps with
+their own normals, in float32 and float64. Compilation is excluded (one warm-up call first);
+each timing is the best of ``--repeat``. The closing lines print the issue's targets as
+ratios measured in this run.
 """
 
 from __future__ import annotations
@@ -85,37 +88,86 @@ def main() -> None:
         "counter-based normals alone (numba)": n * d * T / best_of(args.repeat, counter_normals),
         "NumPy default_rng normals alone": n * d * T / best_of(args.repeat, numpy_normals),
     }
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    counter_normals()
+    results["counter-based normals alone, one thread"] = n * d * T / best_of(
+        args.repeat, counter_normals
+    )
+    numba.set_num_threads(threads)
+    coef = samplers.coefficients(sch, "posterior")
     try:
         import torch
 
-        torch.manual_seed(0)
-        y = torch.randn(n, d, dtype=torch.float64)
-        alpha = torch.tensor(sch.alpha)
-        coef = samplers.coefficients(sch, "posterior")
+        for dtype in (torch.float32, torch.float64):
+            torch.manual_seed(0)
+            v_inv = torch.ones(d, dtype=dtype)
 
-        def torch_ddpm():
-            yy = y.clone()
-            v_inv = torch.ones(d, dtype=torch.float64)
-            for t in range(T, 1, -1):
-                s = -yy * v_inv  # same arithmetic shape: one affine score per step
-                yy = (
-                    coef.A[t - 1] * yy
-                    + coef.B[t - 1] * s
-                    + coef.C[t - 1] * torch.randn(n, d, dtype=torch.float64)
-                )
-            return yy, alpha
+            def torch_ddpm(dtype=dtype, v_inv=v_inv):
+                yy = torch.randn(n, d, dtype=dtype)
+                for t in range(T, 1, -1):
+                    s = -yy * v_inv  # one affine score per step, as cheap as ours or cheaper
+                    yy = (
+                        coef.A[t - 1] * yy
+                        + coef.B[t - 1] * s
+                        + coef.C[t - 1] * torch.randn(n, d, dtype=dtype)
+                    )
+                return yy
 
-        torch_ddpm()
-        results[f"PyTorch {torch.__version__} (CPU, same steps, torch.randn)"] = work / best_of(
-            args.repeat, torch_ddpm
-        )
+            def torch_randn(dtype=dtype):
+                for _ in range(T):
+                    torch.randn(n, d, dtype=dtype)
+
+            torch_ddpm()
+            name = str(dtype).replace("torch.", "")
+            results[f"PyTorch {torch.__version__} CPU {name}, same steps"] = work / best_of(
+                args.repeat, torch_ddpm
+            )
+            results[f"torch.randn {name} alone"] = n * d * T / best_of(args.repeat, torch_randn)
     except ImportError:
         print("(PyTorch not installed: skipped)")
+    try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        for dtype in (jnp.float32, jnp.float64):
+            A = jnp.asarray(coef.A, dtype=dtype)
+            B = jnp.asarray(coef.B, dtype=dtype)
+            C = jnp.asarray(coef.C, dtype=dtype)
+
+            @jax.jit
+            def jax_ddpm(key, A=A, B=B, C=C, dtype=dtype):
+                y0 = jax.random.normal(key, (n, d), dtype=dtype)
+
+                def body(k, y):
+                    t = T - k
+                    z = jax.random.normal(jax.random.fold_in(key, t), (n, d), dtype=dtype)
+                    return A[t - 1] * y + B[t - 1] * (-y) + C[t - 1] * z
+
+                return jax.lax.fori_loop(0, T - 1, body, y0)
+
+            key = jax.random.PRNGKey(0)
+            jax_ddpm(key).block_until_ready()
+            name = jnp.dtype(dtype).name
+            results[f"JAX {jax.__version__} CPU jit (fori_loop) {name}"] = work / best_of(
+                args.repeat, lambda f=jax_ddpm, k=key: f(k).block_until_ready()
+            )
+    except ImportError:
+        print("(JAX not installed: skipped)")
 
     fused_rate = results["fused numba sampler"]
     print(f"{'path':58s} {'element-steps/s':>16s} {'fused / this':>13s}")
     for name, rate in results.items():
         print(f"{name:58s} {rate:16.3e} {fused_rate / rate:13.2f}")
+    ours = results["counter-based normals alone (numba)"]
+    numpy_rate = results["NumPy default_rng normals alone"]
+    print(f"\ntarget: counter normals on {threads} threads / NumPy on one >= 2: "
+          f"{ours / numpy_rate:.2f}")
+    for name, rate in results.items():
+        if ("PyTorch" in name or "JAX" in name) and "float32" in name:
+            print(f"target: fused float64 / {name} >= 1: {fused_rate / rate:.2f}")
 
 
 if __name__ == "__main__":

@@ -40,14 +40,17 @@ def philox4x32_10(counter: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def normals(seed: int, samples: np.ndarray, step: int, d: int, stream: int = 0) -> np.ndarray:
-    """Z[i, j] = the normal of (seed, samples[i], step, j): Box-Muller on Philox words."""
+    """Z[i, j] = the normal of (seed, samples[i], step, j): Philox on the counter
+    (j // 4, step, i mod 2^32, stream ^ (i div 2^32)); words (w0, w1) give coordinates 4q and
+    4q + 1, (w2, w3) give 4q + 2 and 4q + 3, each pair by Box-Muller with NumPy's log, cos
+    and sin on the uniforms (w + 1/2) / 2^32."""
     samples = np.asarray(samples, dtype=np.uint64)
-    n_pairs = (d + 1) // 2
-    pair = np.arange(n_pairs, dtype=np.uint64)
-    i = samples[:, None] * np.ones_like(pair)[None, :]
+    n_quads = (d + 3) // 4
+    quad = np.arange(n_quads, dtype=np.uint64)
+    i = samples[:, None] * np.ones_like(quad)[None, :]
     counter = np.stack(
         [
-            np.broadcast_to(pair, i.shape),
+            np.broadcast_to(quad, i.shape),
             np.full(i.shape, step, dtype=np.uint64),
             i & M32,
             np.uint64(stream) ^ (i >> np.uint64(32)),
@@ -59,15 +62,13 @@ def normals(seed: int, samples: np.ndarray, step: int, d: int, stream: int = 0) 
         np.array([seed & M32, seed >> np.uint64(32)], dtype=np.uint64), (*i.shape, 2)
     )
     w = philox4x32_10(counter, key)
-    u1 = (((w[..., 0] << np.uint64(32)) | w[..., 1]) >> np.uint64(11)).astype(np.float64)
-    u2 = (((w[..., 2] << np.uint64(32)) | w[..., 3]) >> np.uint64(11)).astype(np.float64)
-    u1 = (u1 + 0.5) * 2.0**-53
-    u2 = (u2 + 0.5) * 2.0**-53
-    r = np.sqrt(-2.0 * np.log(u1))
-    z = np.empty((len(samples), 2 * n_pairs))
-    z[:, 0::2] = r * np.cos(2 * np.pi * u2)
-    z[:, 1::2] = r * np.sin(2 * np.pi * u2)
-    return z[:, :d]
+    u = (w.astype(np.float64) + 0.5) * 2.0**-32
+    z = np.empty((len(samples), n_quads, 4))
+    for k in (0, 2):
+        r = np.sqrt(-2.0 * np.log(u[..., k]))
+        z[..., k] = r * np.cos(2 * np.pi * u[..., k + 1])
+        z[..., k + 1] = r * np.sin(2 * np.pi * u[..., k + 1])
+    return z.reshape(len(samples), 4 * n_quads)[:, :d]
 
 
 def subspace_gaussian_score(

@@ -16,7 +16,7 @@ from simulate._kernels.rng import (
     _fill_normals,
     _fill_normals_row,
     _fill_normals_serial,
-    _normal_pair,
+    _box_muller_words,
     _philox_words,
 )
 from simulate._kernels.sampling import (
@@ -33,12 +33,12 @@ __all__ = [
     "STREAM_SAMPLER",
     "_apply_step",
     "_apply_step_serial",
+    "_box_muller_words",
     "_fill_normals",
     "_fill_normals_row",
     "_fill_normals_serial",
     "_init_normal",
     "_init_normal_serial",
-    "_normal_pair",
     "_philox_words",
     "fused_sampler",
     "jit",

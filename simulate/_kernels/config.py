@@ -16,10 +16,14 @@ import numba
 JIT_OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy"}
 
 
-def jit(func: Any = None, *, parallel: bool = False, cache: bool = False) -> Any:
-    """``numba.njit`` with the project's options (usable bare or with arguments)."""
+def jit(func: Any = None, *, parallel: bool = False, cache: bool = False, inline: str = "never") -> Any:
+    """``numba.njit`` with the project's options (usable bare or with arguments).
+
+    ``inline="always"`` inlines the function into its jitted callers at numba's IR level, so
+    that LLVM sees one loop body and can vectorize it (the normal generator's helpers).
+    """
 
     def wrap(f: Any) -> Any:
-        return numba.njit(parallel=parallel, cache=cache, **JIT_OPTIONS)(f)
+        return numba.njit(parallel=parallel, cache=cache, inline=inline, **JIT_OPTIONS)(f)
 
     return wrap if func is None else wrap(func)
