@@ -19,6 +19,9 @@ from typing import Any
 __all__ = ["main"]
 
 CACHE_DIR = Path(".regdiff-cache")
+#: Worker processes by default: one per core this process may use, so that a plain
+#: ``regdiff figures`` keeps every core busy (each worker gets cores // jobs numba threads).
+DEFAULT_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class UsageError(Exception):
@@ -228,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument(
         "--jobs",
         type=int,
-        default=1,
-        help="cells run in N worker processes (numba threads are split between them)",
+        default=DEFAULT_JOBS,
+        help="cells run in N worker processes (numba threads are split between them; "
+        f"default: one per core, {DEFAULT_JOBS} here)",
     )
     fig.add_argument(
         "--scheduler",
@@ -280,7 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--sweep", metavar="KEY=V1,V2,...", help="run at each value of KEY")
     ver.add_argument("--out", default="verify-report", help="output folder")
     ver.add_argument("--preset", choices=("quick", "full"), default="quick")
-    ver.add_argument("--jobs", type=int, default=1, help="cells in N worker processes")
+    ver.add_argument(
+        "--jobs", type=int, default=DEFAULT_JOBS,
+        help=f"cells in N worker processes (default: one per core, {DEFAULT_JOBS} here)",
+    )  # fmt: skip
     ver.add_argument("--scheduler", default=None, help="Dask: 'local' or tcp://HOST:PORT")
     ver.add_argument("--cache-dir", default=str(CACHE_DIR), help="finished cells are kept here")
     ver.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
