@@ -16,6 +16,7 @@ D_t(x)   = U (mu + a Sigma (a^2 Sigma + v I)^(-1) (U^T x - a mu)).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -118,9 +119,10 @@ class SubspaceGaussian(DataModel):
         return w @ self.V.T
 
     # -- Gaussian structure (used by simulate.exact) ----------------------------------------
-    @property
+    @functools.cached_property
     def is_diagonal(self) -> bool:
-        """True when data covariance and every score matrix are diagonal in the coordinates."""
+        """True when data covariance and every score matrix are diagonal in the coordinates
+        (computed once: counting V's nonzeros is O(d k), and the exact law asks at every step)."""
         return not self.rotate and bool(np.all(np.count_nonzero(self.V, axis=0) == 1))
 
     def _structured(
