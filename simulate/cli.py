@@ -21,7 +21,9 @@ __all__ = ["main"]
 CACHE_DIR = Path(".regdiff-cache")
 #: Worker processes by default: one per core this process may use, so that a plain
 #: ``regdiff figures`` keeps every core busy (each worker gets cores // jobs numba threads).
-DEFAULT_JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+DEFAULT_JOBS = (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+)
 
 
 class UsageError(Exception):

@@ -103,9 +103,10 @@ def plane_noised_density(score_fn: PlaneScoreFn, alpha_bar: float, grid: Grid) -
     weights = 0.5 * h * w
 
     def steps(values: np.ndarray) -> np.ndarray:
-        """Cumulative integral from node 0 of values at the Gauss points ((..., n-1, G) -> (..., n))."""
+        """Cumulative integral from node 0 of the values at the Gauss points:
+        (..., n - 1, G) -> (..., n)."""
         inc = np.sum(values * weights, axis=-1)
-        return np.concatenate([np.zeros(inc.shape[:-1] + (1,)), np.cumsum(inc, axis=-1)], axis=-1)
+        return np.concatenate([np.zeros((*inc.shape[:-1], 1)), np.cumsum(inc, axis=-1)], axis=-1)
 
     # along x2 at x1 = x1*
     pts = np.stack([np.full(between.size, x[i0]), between], axis=1)
@@ -133,19 +134,22 @@ def _stochastic_step(p: np.ndarray, m: np.ndarray, c: float, grid: Grid) -> np.n
     if c_scatter < c:
         rest = math.sqrt(c * c - c_scatter * c_scatter)
         x = grid.nodes
-        G = h * np.exp(-0.5 * ((x[:, None] - x[None, :]) / rest) ** 2) / (math.sqrt(2 * math.pi) * rest)
+        norm = math.sqrt(2 * math.pi) * rest
+        G = h * np.exp(-0.5 * ((x[:, None] - x[None, :]) / rest) ** 2) / norm
         out = G @ out @ G.T
     return out
 
 
 def _jacobian(score_fn: PlaneScoreFn, y: np.ndarray, alpha_bar: float) -> np.ndarray:
-    """grad s at the (N, 2) points y by central differences: (N, 2, 2), [k, i, j] = d s_i / d y_j."""
+    """grad s at the (N, 2) points y by central differences: (N, 2, 2), with
+    [k, i, j] = d s_i / d y_j."""
     eps = FD_STEP * (1.0 + np.abs(y))
     out = np.empty((y.shape[0], 2, 2))
     for j in range(2):
         e = np.zeros_like(y)
         e[:, j] = eps[:, j]
-        out[:, :, j] = (score_fn(y + e, alpha_bar) - score_fn(y - e, alpha_bar)) / (2 * eps[:, j, None])
+        diff = score_fn(y + e, alpha_bar) - score_fn(y - e, alpha_bar)
+        out[:, :, j] = diff / (2 * eps[:, j, None])
     return out
 
 

@@ -624,7 +624,9 @@ def _oracle_verdicts(orc: pd.DataFrame) -> list[judge.Verdict]:
     for sampler, g in orc.groupby("sampler", sort=False):
         usable = g[(g["oracle_lost_mass"] <= ORACLE_LOST_MASS) & g["kl_oracle"].notna()]
         setting = _setting(g, sampler=sampler, T=f"{int(g['T'].min())}..{int(g['T'].max())}")
-        prediction = "sampler moments at t0 = the grid oracle's exact law (blocks of 1 or 2 coordinates)"
+        prediction = (
+            "sampler moments at t0 = the grid oracle's exact law (blocks of 1 or 2 coordinates)"
+        )
         if usable.empty:
             out.append(
                 judge.not_applicable(

@@ -35,10 +35,9 @@ BAND = 4.0
 #: Level of the Kolmogorov-Smirnov test (a fixed seed; it fails with probability 1e-4 for an
 #: exact normal).
 KS_LEVEL = 1e-4
-EDGE_WORDS = np.array(
-    [0, 1, 2, 3, 2**30 - 1, 2**30, 2**31 - 1, 2**31, 3 * 2**30 - 1, 3 * 2**30, 2**32 - 2, 2**32 - 1],
-    dtype=np.uint64,
-)
+#: Words at the ends of the range and of each quadrant of the angle.
+_EDGES = (0, 1, 2, 3, 2**30 - 1, 2**30, 2**31 - 1, 2**31, 3 * 2**30 - 1, 3 * 2**30)
+EDGE_WORDS = np.array([*_EDGES, 2**32 - 2, 2**32 - 1], dtype=np.uint64)
 
 
 @pytest.mark.parametrize(("counter", "key", "expected"), PHILOX_KAT)

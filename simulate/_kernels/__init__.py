@@ -13,10 +13,10 @@ path ``simulate._kernels`` is unchanged and decorator options still live in one 
 from simulate._kernels.config import JIT_OPTIONS, jit
 from simulate._kernels.rng import (
     STREAM_SAMPLER,
+    _box_muller_words,
     _fill_normals,
     _fill_normals_row,
     _fill_normals_serial,
-    _box_muller_words,
     _philox_words,
 )
 from simulate._kernels.sampling import (

@@ -16,7 +16,9 @@ import numba
 JIT_OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy"}
 
 
-def jit(func: Any = None, *, parallel: bool = False, cache: bool = False, inline: str = "never") -> Any:
+def jit(
+    func: Any = None, *, parallel: bool = False, cache: bool = False, inline: str = "never"
+) -> Any:
     """``numba.njit`` with the project's options (usable bare or with arguments).
 
     ``inline="always"`` inlines the function into its jitted callers at numba's IR level, so

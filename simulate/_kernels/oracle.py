@@ -39,10 +39,10 @@ def _make_scatter(parallel):
                 w = weight[k]
                 if w == 0.0:
                     continue
-                i0 = max(0, int(math.ceil((m1[k] - half - lo) / h)))
-                i1 = min(n - 1, int(math.floor((m1[k] + half - lo) / h)))
-                j0 = max(0, int(math.ceil((m2[k] - half - lo) / h)))
-                j1 = min(n - 1, int(math.floor((m2[k] + half - lo) / h)))
+                i0 = max(0, int(math.ceil((m1[k] - half - lo) / h)))  # noqa: RUF046 (numba)
+                i1 = min(n - 1, int(math.floor((m1[k] + half - lo) / h)))  # noqa: RUF046 (numba)
+                j0 = max(0, int(math.ceil((m2[k] - half - lo) / h)))  # noqa: RUF046 (numba)
+                j1 = min(n - 1, int(math.floor((m2[k] + half - lo) / h)))  # noqa: RUF046 (numba)
                 if i1 < i0 or j1 < j0:
                     continue
                 for i in range(i0, i1 + 1):

@@ -15,7 +15,7 @@ thread count, the chunking of samples, the row length d, or the order of computa
 
 Speed: the transform is written without libm calls or data-dependent branches, so that
 LLVM vectorizes the loop over a row's counters (``tests/test_rng.py`` checks the result
-against libm, ``benchmarks/bench_rng.py`` measures it):
+against libm, ``benchmarks/bench_sampler.py`` measures it):
 
 * ln u1 = ln(2 w + 1) - 33 ln 2, with ln of the odd integer x = 2 w + 1 < 2^33 from its
   binary exponent k (found by six branch-free halvings) and the mantissa m in

@@ -179,8 +179,8 @@ class UserModel(DataModel):
         used = np.concatenate([g.ravel() for g in blocks]) if blocks else np.empty(0, np.int64)
         if np.sort(used).tolist() != list(range(self.d)):
             raise ValueError(
-                f"independent_blocks() of {self.name} must partition the coordinates 0..{self.d - 1} "
-                f"(each once); it lists {used.size} indices"
+                f"independent_blocks() of {self.name} must partition the coordinates "
+                f"0..{self.d - 1} (each once); it lists {used.size} indices"
             )
         return blocks
 
