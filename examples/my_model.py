@@ -1,8 +1,9 @@
 """A user's data model in 20 lines: X_0 uniform on the 2^k corners {-1, 1}^k of a cube in R^d.
 
 Per corner coordinate q_t = (N(a, v) + N(-a, v)) / 2, so score_i = (a tanh(a x_i / v) - x_i) / v;
-other coordinates -x_i / v (a = sqrt(alpha_bar), v = 1 - alpha_bar). The jitted row kernel is
-the whole score, so both sampler paths use it: ``python examples/my_model.py`` checks they agree,
+other coordinates -x_i / v (a = sqrt(alpha_bar); v = 1 - alpha_bar, handed to the kernel
+computed without cancellation: use it rather than forming 1 - alpha_bar). The jitted row kernel
+is the whole score, so both sampler paths use it: ``python examples/my_model.py`` checks they agree,
 and ``regdiff verify examples/my_model.py:make_model --sweep d=8,16,32,64`` runs the battery.
 """
 
@@ -15,9 +16,9 @@ from simulate.kernels import jit
 
 
 @jit
-def cube_score(x, t, alpha_bar, params, out):
+def cube_score(x, t, alpha_bar, v, params, out):
     (k,) = params
-    a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+    a = math.sqrt(alpha_bar)
     for i in range(x.shape[0]):
         out[i] = ((a * math.tanh(a * x[i] / v) if i < k else 0.0) - x[i]) / v
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from simulate.noise_level import NoiseLevel
+
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as ``int`` if it is an integer in ``[low, high]``; raise otherwise."""
@@ -70,9 +72,18 @@ def check_finite_array(name: str, x: Any, *, ndim: int | None = None) -> np.ndar
     return arr
 
 
-def check_alpha_bar(value: Any, name: str = "alpha_bar") -> float:
-    """The cumulative signal level of a noised law: a real in the open interval (0, 1)."""
-    return check_real(name, value, low=0.0, high=1.0, low_open=True, high_open=True)
+def check_alpha_bar(value: Any, name: str = "alpha_bar") -> NoiseLevel:
+    """The cumulative signal level of a noised law, as a :class:`NoiseLevel`.
+
+    A plain real must lie in the open interval (0, 1). A ``NoiseLevel`` may have the float
+    value 1.0 when its accurate complement ``v`` is positive (abar_t = 1 - 1e-20 rounds to 1
+    in float64, yet the law is a noised one); its ``v`` must lie in (0, 1].
+    """
+    if isinstance(value, NoiseLevel):
+        check_real(name, float(value), low=0.0, high=1.0, low_open=True)
+        check_real(f"{name}.v", value.v, low=0.0, high=1.0, low_open=True)
+        return value
+    return NoiseLevel(check_real(name, value, low=0.0, high=1.0, low_open=True, high_open=True))
 
 
 def _interval(

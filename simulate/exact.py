@@ -30,7 +30,7 @@ def target_law(model: Any, schedule: Schedule, t: int = 1) -> GaussianLaw:
     """q_t = law(X_t) of a Gaussian model (default t = 1: the law p_1 is compared with)."""
     if not isinstance(model, GaussianModel):
         raise TypeError(f"target_law needs a Gaussian model with noised_law(); got {model!r}")
-    return model.noised_law(float(schedule.alpha_bar[t - 1]))
+    return model.noised_law(schedule.level(t))
 
 
 def output_law(

@@ -222,7 +222,7 @@ def score_error(
         for k in ("support", "support_se", "off_support", "off_support_se"):
             out[k][:] = np.nan
     for t in range(1, T + 1):
-        alpha_bar = float(schedule.alpha_bar[t - 1])
+        alpha_bar = schedule.level(t)
         if method == "exact":
             total, on, off = _score_error_exact(est, truth, t, alpha_bar, mask, basis)
             out["eps2"][t - 1] = total
@@ -232,7 +232,7 @@ def score_error(
             continue
         rng = np.random.default_rng([seed, t])
         x0 = truth.sample(n_eval, rng)
-        x = np.sqrt(alpha_bar) * x0 + np.sqrt(1.0 - alpha_bar) * rng.standard_normal((n_eval, d))
+        x = np.sqrt(alpha_bar) * x0 + np.sqrt(alpha_bar.v) * rng.standard_normal((n_eval, d))
         e = np.asarray(est.score(x, t), dtype=np.float64) - truth.score(x, alpha_bar)
         if not np.all(np.isfinite(e)):
             raise ValueError(f"the score error at step t={t} is not finite")

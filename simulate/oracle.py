@@ -197,7 +197,7 @@ def _deterministic_flow(
     y = grid.nodes[where]
     log_p = np.zeros(y.size)
     for t in range(t_stop + 1, schedule.T + 1):
-        ab = float(schedule.alpha_bar[t - 1])
+        ab = schedule.level(t)
         y = _invert_step(score_fn, y, float(A[t - 1]), float(B[t - 1]), ab, t)
         slope = _slope(score_fn, y, float(A[t - 1]), float(B[t - 1]), ab)
         if np.any(slope <= 0):
@@ -248,14 +248,14 @@ def block_laws(
     t_stop = check_int("t_stop", t_stop, low=1, high=schedule.T)
     coef = coefficients(schedule, sampler)
     y, h = grid.nodes, grid.h
-    q = noised_density(score_fn, float(schedule.alpha_bar[t_stop - 1]), grid)
+    q = noised_density(score_fn, schedule.level(t_stop), grid)
     if sampler == "ddim":
         where = q >= Q_NEGLIGIBLE * np.max(q)
         p = _deterministic_flow(score_fn, schedule, coef.A, coef.B, grid, t_stop, where)
     else:
         p = np.exp(-0.5 * y * y) / math.sqrt(2.0 * math.pi)
         for t in range(schedule.T, t_stop, -1):
-            s = score_fn(y, float(schedule.alpha_bar[t - 1]))
+            s = score_fn(y, schedule.level(t))
             m = coef.A[t - 1] * y + coef.B[t - 1] * s
             p = _stochastic_step(p, m, float(coef.C[t - 1]), y, h)
     return BlockLaws(grid, t_stop, q, p)

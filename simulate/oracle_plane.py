@@ -182,7 +182,7 @@ def _deterministic_flow(
     log_p = np.zeros(y.shape[0])
     for t in range(t_stop + 1, schedule.T + 1):
         y, log_det = _invert_step(
-            score_fn, y, float(A[t - 1]), float(B[t - 1]), float(schedule.alpha_bar[t - 1]), t
+            score_fn, y, float(A[t - 1]), float(B[t - 1]), schedule.level(t), t
         )
         log_p -= log_det
     log_p += -0.5 * np.sum(y * y, axis=1) - math.log(2.0 * math.pi)
@@ -228,7 +228,7 @@ def plane_laws(
     """p_t and q_t of a two-dimensional block at t = ``t_stop``, Y_T ~ N(0, I_2)."""
     t_stop = check_int("t_stop", t_stop, low=1, high=schedule.T)
     coef = coefficients(schedule, sampler)
-    q = plane_noised_density(score_fn, float(schedule.alpha_bar[t_stop - 1]), grid)
+    q = plane_noised_density(score_fn, schedule.level(t_stop), grid)
     if sampler == "ddim":
         where = q >= Q_NEGLIGIBLE * np.max(q)
         p = _deterministic_flow(score_fn, schedule, coef.A, coef.B, grid, t_stop, where)
@@ -242,6 +242,6 @@ def plane_laws(
         y = _points(grid)
         p = np.exp(-0.5 * np.sum(y * y, axis=1)).reshape(grid.n, grid.n) / (2.0 * math.pi)
         for t in range(schedule.T, t_stop, -1):
-            m = coef.A[t - 1] * y + coef.B[t - 1] * score_fn(y, float(schedule.alpha_bar[t - 1]))
+            m = coef.A[t - 1] * y + coef.B[t - 1] * score_fn(y, schedule.level(t))
             p = _stochastic_step(p, m, float(coef.C[t - 1]), grid)
     return PlaneLaws(grid, t_stop, q, p)

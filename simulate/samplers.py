@@ -58,23 +58,24 @@ class SamplerCoefficients:
 def coefficients(schedule: Schedule, variance: str) -> SamplerCoefficients:
     """Per-step coefficients of the sampler ``variance`` on ``schedule`` (module docstring)."""
     variance = check_choice("variance", variance, VARIANCES)
-    alpha, alpha_bar = schedule.alpha, schedule.alpha_bar
+    alpha, alpha_bar, beta, v = schedule.alpha, schedule.alpha_bar, schedule.beta, schedule.v
     T = schedule.T
     A = np.full(T, np.nan)
     B = np.full(T, np.nan)
     C = np.full(T, np.nan)
     a_t, ab_t, ab_prev = alpha[1:], alpha_bar[1:], alpha_bar[:-1]
+    b_t, v_t, v_prev = beta[1:], v[1:], v[:-1]  # 1 - alpha_t and 1 - abar never formed
     if variance == "ddim":
         A[1:] = np.sqrt(ab_prev / ab_t)
-        B[1:] = A[1:] * (1.0 - ab_t) - np.sqrt((1.0 - ab_prev) * (1.0 - ab_t))
+        B[1:] = A[1:] * v_t - np.sqrt(v_prev * v_t)
         C[1:] = 0.0
     else:
         A[1:] = 1.0 / np.sqrt(a_t)
-        B[1:] = (1.0 - a_t) / np.sqrt(a_t)
+        B[1:] = b_t / np.sqrt(a_t)
         if variance == "beta":
-            sigma2 = 1.0 - a_t
-        else:
-            sigma2 = (1.0 - a_t) * (a_t - ab_t) / (1.0 - ab_t)
+            sigma2 = b_t
+        else:  # (1 - alpha_t)(alpha_t - abar_t)/(1 - abar_t), alpha_t - abar_t = alpha_t v_{t-1}
+            sigma2 = b_t * a_t * v_prev / v_t
         C[1:] = np.sqrt(sigma2 / a_t)
     for arr in (A, B, C):
         arr.setflags(write=False)
@@ -178,6 +179,7 @@ def sample(
                 seed_word,
                 first_sample + start,
                 schedule.alpha_bar,
+                schedule.v,
                 coef.A,
                 coef.B,
                 coef.C,
@@ -232,7 +234,7 @@ def _sample_batch(
         if not np.all(np.isfinite(s)):
             raise ValueError(
                 f"score at step t={t} returned non-finite values "
-                f"(alpha_bar_t={schedule.alpha_bar[t - 1]:.6g})"
+                f"(alpha_bar_t={schedule.alpha_bar[t - 1]:.6g}, v_t={schedule.v[t - 1]:.6g})"
             )
         step(
             y,

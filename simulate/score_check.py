@@ -40,6 +40,7 @@ import pandas as pd
 from simulate import judge
 from simulate._validation import check_alpha_bar, check_int, check_seed
 from simulate.models.base import UserModel, as_model
+from simulate.noise_level import noise_scales
 
 __all__ = [
     "DEFAULT_ALPHA_BARS",
@@ -145,7 +146,7 @@ def check_score(
     rows = []
     for i, alpha_bar in enumerate(grid):
         rng = np.random.default_rng([seed, _STREAM_PAIRS, i])
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         x0 = m.sample(n, rng)
         noise = rng.standard_normal((n, d))
         xt = a * x0 + math.sqrt(v) * noise
@@ -182,7 +183,7 @@ def _problems(m: Any, seed: int) -> list[str]:
     x0 = m.sample(64, rng)
     noise = rng.standard_normal(x0.shape)
     for alpha_bar in EXTREME_ALPHA_BARS:
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         xt = a * x0 + math.sqrt(v) * noise
         try:
             s = np.asarray(m.score(xt, alpha_bar), dtype=np.float64)
@@ -208,7 +209,7 @@ def _problems(m: Any, seed: int) -> list[str]:
                 )
     if isinstance(m, UserModel) and m._has_score and m._has_denoiser:
         for alpha_bar in DEFAULT_ALPHA_BARS:
-            a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+            a, v = noise_scales(alpha_bar)
             xt = a * x0 + math.sqrt(v) * noise
             s = m.score(xt, alpha_bar)
             via = (a * m.denoiser(xt, alpha_bar) - xt) / v

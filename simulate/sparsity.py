@@ -108,7 +108,7 @@ def measure_sparsity(
     for alpha_bar in alpha_bars:
         alpha_bar = check_alpha_bar(alpha_bar)
         z = rng.standard_normal(x0.shape)
-        x = math.sqrt(alpha_bar) * x0 + math.sqrt(1.0 - alpha_bar) * z
+        x = math.sqrt(alpha_bar) * x0 + math.sqrt(alpha_bar.v) * z
         row: dict[str, Any] = {
             "model": model.name,
             "d": model.d,

@@ -318,9 +318,9 @@ def _has_blocks(config: Config, value: Any) -> bool:
 
 def _x1(model: Any, sch: schedules.Schedule, n: int, rng: np.random.Generator) -> np.ndarray:
     """n draws of q_1 = law(a_1 X_0 + sqrt(v_1) W)."""
-    ab = float(sch.alpha_bar[0])
+    a, v = math.sqrt(sch.alpha_bar[0]), float(sch.v[0])
     x0 = model.sample(n, rng)
-    return math.sqrt(ab) * x0 + math.sqrt(1.0 - ab) * rng.standard_normal(x0.shape)
+    return a * x0 + math.sqrt(v) * rng.standard_normal(x0.shape)
 
 
 def _distances(y: np.ndarray, x: np.ndarray, seed: int) -> dict[str, float]:
@@ -417,8 +417,7 @@ def _estimation_row(config: Config, model: Any, base: dict, name: str, n: int) -
 
 def early_stop(schedule: schedules.Schedule) -> int:
     """The smallest step t with v_t >= ORACLE_V_MIN: where the grid oracle compares laws."""
-    v = 1.0 - np.asarray(schedule.alpha_bar)
-    return int(np.argmax(v >= ORACLE_V_MIN)) + 1
+    return int(np.argmax(schedule.v >= ORACLE_V_MIN)) + 1
 
 
 def _oracle_row(config: Config, model: Any, base: dict, sampler: str, T: int) -> dict:
@@ -437,7 +436,7 @@ def _oracle_row(config: Config, model: Any, base: dict, sampler: str, T: int) ->
     _, paths = samplers.sample(model, sch, config.n, seed=seed, variance=sampler, path_steps=[t0])
     y = paths[0]
     row = {**base, "sampler": sampler, "T": T, "t0": t0, "n": config.n,
-           "v_t0": float(1.0 - sch.alpha_bar[t0 - 1])}  # fmt: skip
+           "v_t0": float(sch.v[t0 - 1])}  # fmt: skip
     kl, z, worst_lost, notes = 0.0, [], 0.0, []
     groups = model.independent_blocks()
     for g in groups:

@@ -15,6 +15,7 @@ from simulate._kernels.estimators import (
     _score_empirical,
     _score_empirical_soft,
 )
+from simulate.noise_level import noise_variance
 from tests import reference as ref
 
 #: Kernel vs twin: same formula, different summation order and exp/log implementation.
@@ -44,7 +45,7 @@ def _rows_one_by_one(fn, x, t, alpha_bar, params):
     """The row kernel called from Python on each row: what the fused path computes."""
     out = np.empty_like(x)
     for i in range(x.shape[0]):
-        fn(x[i], t, alpha_bar, params, out[i])
+        fn(x[i], t, float(alpha_bar), noise_variance(alpha_bar), params, out[i])
     return out
 
 
@@ -68,7 +69,7 @@ def test_empirical_kernels_match_twins(alpha_bar: float) -> None:
         np.testing.assert_allclose(got, want, rtol=TWIN_RTOL, atol=1e-12)
     out = np.empty_like(x)
     rows = np.array([0, 3, 29, 5, 6, 7, 8], dtype=np.int64)
-    _loo_denoiser_rows(x, rows, alpha_bar, points, out)
+    _loo_denoiser_rows(x, rows, alpha_bar, 1.0 - alpha_bar, points, out)
     for k in range(x.shape[0]):
         want = ref.empirical_denoiser(x[k : k + 1], points, alpha_bar, exclude=int(rows[k]))
         np.testing.assert_allclose(out[k], want[0], rtol=TWIN_RTOL, atol=1e-12)
@@ -267,7 +268,7 @@ def test_score_equals_row_kernel_and_fused_equals_batch(aligned, sch) -> None:
         fn, params = est.score_kernel()
         for t in (1, sch.T):
             got = est.score(x, t)
-            assert np.array_equal(got, _rows_one_by_one(fn, x, t, sch.alpha_bar[t - 1], params))
+            assert np.array_equal(got, _rows_one_by_one(fn, x, t, sch.level(t), params))
         fused = samplers.sample(est, sch, 64, seed=5, variance="beta", method="fused")
         batch = samplers.sample(est, sch, 64, seed=5, variance="beta", method="batch")
         assert np.array_equal(fused, batch), repr(est)

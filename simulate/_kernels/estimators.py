@@ -1,8 +1,8 @@
 """Score kernels of the fitted estimators (SCIENCE.md section 5).
 
 Same signature as every score kernel (``simulate._kernels.sampling``):
-``score(x, t, alpha_bar_t, params, out)`` for one row ``x`` (d,). Fitted estimators use the
-step index t (1..T) to select their step-t coefficients. Notation: a = sqrt(abar_t),
+``score(x, t, alpha_bar_t, v_t, params, out)`` for one row ``x`` (d,). Fitted estimators use
+the step index t (1..T) to select their step-t coefficients. Notation: a = sqrt(abar_t),
 v = 1 - abar_t, P (n, d) the training points x_0^(i).
 
 ==========================  ==================================================  ==========
@@ -32,7 +32,7 @@ from simulate._kernels.lasso import _soft_threshold
 
 
 @jit
-def _score_affine(x, t, alpha_bar_t, params, out):
+def _score_affine(x, t, alpha_bar_t, v_t, params, out):
     """s_t(x) = S_t x + b_t with ``params = (S (T, d, d), b (T, d))``."""
     S, b = params
     St = S[t - 1]
@@ -47,7 +47,7 @@ def _score_affine(x, t, alpha_bar_t, params, out):
 
 
 @jit
-def _empirical_denoiser_row(x, alpha_bar_t, points, exclude, out):
+def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, exclude, out):
     """Dhat(x) = E[X_0 | X_t = x] under the empirical law of ``points`` (SCIENCE.md 4.2).
 
     The Gaussian-smoothed empirical law is the mixture (1/n) sum_i N(a P_i, v I), whose
@@ -56,7 +56,7 @@ def _empirical_denoiser_row(x, alpha_bar_t, points, exclude, out):
     leave-one-out posterior mean used by the residual-scale rule.
     """
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     n, d = points.shape
     logw = np.empty(n)
     top = -np.inf
@@ -86,33 +86,33 @@ def _empirical_denoiser_row(x, alpha_bar_t, points, exclude, out):
 
 
 @jit
-def _score_empirical(x, t, alpha_bar_t, params, out):
+def _score_empirical(x, t, alpha_bar_t, v_t, params, out):
     """Exact score of the Gaussian-smoothed empirical law: (a Dhat(x) - x) / v."""
     points = params[0]
-    _empirical_denoiser_row(x, alpha_bar_t, points, -1, out)
+    _empirical_denoiser_row(x, alpha_bar_t, v_t, points, -1, out)
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     for j in range(x.shape[0]):
         out[j] = (a * out[j] - x[j]) / v
 
 
 @jit
-def _denoiser_empirical(x, t, alpha_bar_t, params, out):
+def _denoiser_empirical(x, t, alpha_bar_t, v_t, params, out):
     """Dhat(x) itself (same signature as a score kernel, for the rowwise applier)."""
-    _empirical_denoiser_row(x, alpha_bar_t, params[0], -1, out)
+    _empirical_denoiser_row(x, alpha_bar_t, v_t, params[0], -1, out)
 
 
 @jit
-def _score_empirical_soft(x, t, alpha_bar_t, params, out):
+def _score_empirical_soft(x, t, alpha_bar_t, v_t, params, out):
     """Soft-thresholded empirical minimizer; ``params = (P, tau (T,), mode (1,) int64)``.
 
     mode 0 ("score"): S(score_emp(x), tau_t); mode 1 ("denoiser"): Tweedie applied to
     S(Dhat(x), tau_t). tau_t = r_t / 2.
     """
     points, tau, mode = params
-    _empirical_denoiser_row(x, alpha_bar_t, points, -1, out)
+    _empirical_denoiser_row(x, alpha_bar_t, v_t, points, -1, out)
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     thr = tau[t - 1]
     d = x.shape[0]
     if mode[0] == 0:
@@ -124,10 +124,10 @@ def _score_empirical_soft(x, t, alpha_bar_t, params, out):
 
 
 @jit
-def _loo_denoiser_rows(xt, rows, alpha_bar_t, points, out):
+def _loo_denoiser_rows(xt, rows, alpha_bar_t, v_t, points, out):
     """out[k] = leave-one-out Dhat(xt[k]) without training point ``rows[k]``."""
     for k in range(xt.shape[0]):
-        _empirical_denoiser_row(xt[k], alpha_bar_t, points, rows[k], out[k])
+        _empirical_denoiser_row(xt[k], alpha_bar_t, v_t, points, rows[k], out[k])
 
 
 _PERTURBED_CACHE: dict = {}
@@ -147,8 +147,8 @@ def perturbed_kernel(base_fn, linear):
 
     if linear:
 
-        def perturbed(x, t, alpha_bar_t, params, out):
-            base_fn(x, t, alpha_bar_t, params[2:], out)
+        def perturbed(x, t, alpha_bar_t, v_t, params, out):
+            base_fn(x, t, alpha_bar_t, v_t, params[2:], out)
             Gt = params[0][t - 1]
             ht = params[1][t - 1]
             d = x.shape[0]
@@ -160,8 +160,8 @@ def perturbed_kernel(base_fn, linear):
 
     else:
 
-        def perturbed(x, t, alpha_bar_t, params, out):
-            base_fn(x, t, alpha_bar_t, params[2:], out)
+        def perturbed(x, t, alpha_bar_t, v_t, params, out):
+            base_fn(x, t, alpha_bar_t, v_t, params[2:], out)
             ht = params[1][t - 1]
             for i in range(x.shape[0]):
                 out[i] += ht[i]

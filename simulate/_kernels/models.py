@@ -1,6 +1,6 @@
 """Score kernels of the built-in data models (SCIENCE.md section 4).
 
-Signature of every score kernel: ``score(x, t, alpha_bar_t, params, out)`` for one row
+Signature of every score kernel: ``score(x, t, alpha_bar_t, v_t, params, out)`` for one row
 ``x`` (d,); models ignore the step index ``t``. The public models in ``simulate.models``
 wrap them; their NumPy/SciPy/mpmath twins are in ``tests/reference.py``.
 
@@ -28,7 +28,7 @@ from simulate._kernels.config import jit
 
 
 @jit
-def _score_subspace_gaussian(x, t, alpha_bar_t, params, out):
+def _score_subspace_gaussian(x, t, alpha_bar_t, v_t, params, out):
     """Score of x_0 = V w, w ~ N(nu, diag(lam)), V (d, k) orthonormal (SCIENCE.md 4.1).
 
     With u = V^T x and D = diag(1 / (a^2 lam + v)):
@@ -40,7 +40,7 @@ def _score_subspace_gaussian(x, t, alpha_bar_t, params, out):
     """
     rows, v_rows, lam, nu = params
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     d = x.shape[0]
     m, k = v_rows.shape
     for j in range(d):
@@ -105,7 +105,7 @@ def _mixture_component(x, a, v, mean, basis, lam, diff, u, exact_residual):
 
 
 @jit
-def _score_lowrank_mixture(x, t, alpha_bar_t, params, out):
+def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
     """Score of a mixture of Gaussians N(mu_j, U_j diag(lam_j) U_j^T) (SCIENCE.md 4.2).
 
     score(x) = -sum_j w_j(x) C_j^(-1) (x - a mu_j),  C_j = a^2 Sigma_j + v I,
@@ -118,7 +118,7 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, params, out):
     """
     means, bases, lams, log_weights = params
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     n_comp, d = means.shape
     r = lams.shape[1]
     exact_residual = r == d
@@ -179,7 +179,7 @@ def _logistic_pair(z):
 
 
 @jit
-def _score_spike_slab(x, t, alpha_bar_t, params, out):
+def _score_spike_slab(x, t, alpha_bar_t, v_t, params, out):
     """Score of x_0i = b_i g_i, b_i ~ Bern(rho), g_i ~ N(0, tau^2) (SCIENCE.md 4.3).
 
     Per coordinate q_t = (1 - rho) N(0, v) + rho N(0, v1), v1 = a^2 tau^2 + v, so
@@ -190,7 +190,7 @@ def _score_spike_slab(x, t, alpha_bar_t, params, out):
     """
     log_prior_odds, tau = params
     a2 = alpha_bar_t
-    v = 1.0 - alpha_bar_t
+    v = v_t
     c = a2 * tau * tau
     v1 = c + v
     half_log_ratio = 0.5 * math.log1p(c / v)
@@ -475,7 +475,7 @@ RANDOM_SUPPORT_DENOISER = 1
 
 
 @jit
-def _score_random_support(x, t, alpha_bar_t, params, out):
+def _score_random_support(x, t, alpha_bar_t, v_t, params, out):
     """Score of exactly s non-zeros on a uniform random support, N(0, tau^2) (SCIENCE.md 4.4).
 
     score_i = -x_i / v + P(i in S | x) (x_i / v - x_i / v1), v1 = a^2 tau^2 + v, written as
@@ -486,7 +486,7 @@ def _score_random_support(x, t, alpha_bar_t, params, out):
     """
     s, tau, what = params
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     v1 = alpha_bar_t * tau * tau + v
     d = x.shape[0]
     incl = np.empty(d)
@@ -569,7 +569,7 @@ def _scaled_norm(x, lo, hi):
 
 
 @jit
-def _score_sphere_product(x, t, alpha_bar_t, params, out):
+def _score_sphere_product(x, t, alpha_bar_t, v_t, params, out):
     """Score of a product of uniform spheres, one per block of coordinates (SCIENCE.md 4.5).
 
     Block b holds coordinates start_b .. start_b + k_b - 1 and the sphere of radius R_b
@@ -582,7 +582,7 @@ def _score_sphere_product(x, t, alpha_bar_t, params, out):
     """
     starts, sizes, radii = params
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     for i in range(x.shape[0]):
         out[i] = -x[i] / v
     for b in range(starts.shape[0]):
@@ -657,7 +657,7 @@ def _box_ratio(z_lo, z_hi):
 
 
 @jit
-def _score_box(x, t, alpha_bar_t, params, out):
+def _score_box(x, t, alpha_bar_t, v_t, params, out):
     """Score of the uniform law on the box prod_i [low_i, high_i] (SCIENCE.md 4.6).
 
     Per box coordinate q_t(u) = (Phi(z_lo) - Phi(z_hi)) / (a (high - low)) with
@@ -667,7 +667,7 @@ def _score_box(x, t, alpha_bar_t, params, out):
     """
     low, high = params
     a = math.sqrt(alpha_bar_t)
-    v = 1.0 - alpha_bar_t
+    v = v_t
     sv = math.sqrt(v)
     k = low.shape[0]
     for i in range(k):
@@ -691,7 +691,7 @@ def rotated_score_kernel(inner):
     if kernel is not None:
         return kernel
 
-    def rotated(x, t, alpha_bar_t, params, out):
+    def rotated(x, t, alpha_bar_t, v_t, params, out):
         q_mat = params[0]
         inner_params = params[1:]
         d = x.shape[0]
@@ -701,7 +701,7 @@ def rotated_score_kernel(inner):
             for j in range(d):
                 y[j] += q_mat[i, j] * xi
         s = np.empty(d)
-        inner(y, t, alpha_bar_t, inner_params, s)
+        inner(y, t, alpha_bar_t, v_t, inner_params, s)
         for i in range(d):
             acc = 0.0
             for j in range(d):

@@ -7,7 +7,7 @@ Every variant is written as one affine step with per-step coefficients
 (``simulate.samplers.coefficients`` gives A, B, C for "beta", "posterior" and "ddim"), and
 Y_T ~ N(0, I_d). Z_t and Y_T come from the counter-based generator (step 0 for Y_T).
 
-A *score kernel* is a jitted function ``score(x, t, alpha_bar_t, params, out)`` writing
+A *score kernel* is a jitted function ``score(x, t, alpha_bar_t, v_t, params, out)`` writing
 s_t(x) for one row ``x`` (d,) into ``out`` (d,); ``params`` is a tuple of arrays.
 Models ignore ``t``; fitted estimators use it to select their step-t coefficients.
 
@@ -77,7 +77,7 @@ def fused_sampler(score_fn, parallel=True):
     """The fused kernel for one score kernel (compiled once per (score_fn, parallel)).
 
     The returned kernel has signature
-    ``kernel(y, seed, first_sample, alpha_bar, A, B, C, params, path_steps, path)``:
+    ``kernel(y, seed, first_sample, alpha_bar, v, A, B, C, params, path_steps, path)``:
     ``y`` (n, d) is overwritten with Y_1; for each k, if ``path_steps[k] = t`` then
     ``path[k]`` receives Y_t (pass empty arrays for no path).
     """
@@ -86,7 +86,7 @@ def fused_sampler(score_fn, parallel=True):
     if kernel is not None:
         return kernel
 
-    def fused(y, seed, first_sample, alpha_bar, A, B, C, params, path_steps, path):
+    def fused(y, seed, first_sample, alpha_bar, v, A, B, C, params, path_steps, path):
         n, d = y.shape
         T = alpha_bar.shape[0]
         n_path = path_steps.shape[0]
@@ -100,7 +100,7 @@ def fused_sampler(score_fn, parallel=True):
                 if path_steps[k] == T:
                     path[k, i, :] = row
             for t in range(T, 1, -1):
-                score_fn(row, t, alpha_bar[t - 1], params, s)
+                score_fn(row, t, alpha_bar[t - 1], v[t - 1], params, s)
                 c_t = C[t - 1]
                 if c_t != 0.0:
                     _fill_normals_row(seed, sample, t, STREAM_SAMPLER, z)
@@ -117,7 +117,7 @@ def fused_sampler(score_fn, parallel=True):
 
 
 def rowwise_score(score_fn, parallel=True):
-    """Kernel ``apply(x, t, alpha_bar_t, params, out)`` applying ``score_fn`` to every row.
+    """Kernel ``apply(x, t, alpha_bar_t, v_t, params, out)`` applying ``score_fn`` to every row.
 
     This is how built-in models and estimators implement their vectorized ``score``: the
     same row kernel as the fused path, so the batch path reproduces it bit for bit.
@@ -127,9 +127,9 @@ def rowwise_score(score_fn, parallel=True):
     if kernel is not None:
         return kernel
 
-    def apply(x, t, alpha_bar_t, params, out):
+    def apply(x, t, alpha_bar_t, v_t, params, out):
         for i in prange(x.shape[0]):
-            score_fn(x[i], t, alpha_bar_t, params, out[i])
+            score_fn(x[i], t, alpha_bar_t, v_t, params, out[i])
 
     kernel = jit(apply, parallel=parallel)
     _ROWWISE_CACHE[key] = kernel

@@ -42,6 +42,7 @@ from simulate._validation import check_finite_array, check_int, check_points, ch
 from simulate.kernels import apply_row_kernel
 from simulate.linalg import StructuredMatrix
 from simulate.models.base import as_model, denoiser_from_score
+from simulate.noise_level import NoiseLevel, noise_scales
 from simulate.schedules import Schedule
 
 if TYPE_CHECKING:
@@ -119,12 +120,11 @@ class Estimator:
         s = self.schedule
         return s is not None and (s is schedule or np.array_equal(s.beta, schedule.beta))
 
-    def alpha_bar(self, t: int) -> float:
-        """abar_t of the fitted schedule, after checking 1 <= t <= T."""
+    def alpha_bar(self, t: int) -> NoiseLevel:
+        """abar_t of the fitted schedule (with its accurate v_t), after checking 1 <= t <= T."""
         if self.schedule is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(schedule) first")
-        t = check_int("t", t, low=1, high=self.schedule.T)
-        return float(self.schedule.alpha_bar[t - 1])
+        return self.schedule.level(t)
 
     def score(self, x: np.ndarray, t: int) -> np.ndarray:
         raise NotImplementedError
@@ -204,8 +204,9 @@ def _training_points(data: Any, n: Any, points: Any, seed: Any) -> tuple[np.ndar
 
 def training_pairs(points: np.ndarray, seed: int, t: int, alpha_bar_t: float) -> tuple:
     """The step-t training pairs: x_t = a x_0 + sqrt(v) z and sqrt(v) z (module docstring)."""
-    noise = math.sqrt(1.0 - alpha_bar_t) * training_noise(seed, t, points.shape)
-    return math.sqrt(alpha_bar_t) * points + noise, noise
+    a, v = noise_scales(alpha_bar_t)
+    noise = math.sqrt(v) * training_noise(seed, t, points.shape)
+    return a * points + noise, noise
 
 
 def _per_step(name: str, value: Any, T: int) -> np.ndarray:
@@ -255,7 +256,7 @@ class _AffineFitted(_KernelEstimator):
     def denoiser_coefficients(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(W_t, c_t) with D_t(x) = W_t x + c_t, by Tweedie: W = (I + v S) / a, c = v b / a."""
         alpha_bar_t = self.alpha_bar(t)
-        a, v = math.sqrt(alpha_bar_t), 1.0 - alpha_bar_t
+        a, v = noise_scales(alpha_bar_t)
         return (np.eye(self.d) + v * self._S[t - 1]) / a, v * self._b[t - 1] / a
 
 

@@ -9,7 +9,6 @@ the soft-thresholded empirical posterior mean S(Dhat(x), r_t / 2), score by Twee
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from simulate._kernels.estimators import _loo_denoiser_rows, _score_empirical_so
 from simulate.estimators.base import training_pairs
 from simulate.estimators.l1 import L1Estimator
 from simulate.estimators.r_policy import CrossValidatedR, GivenR, RuleR
+from simulate.noise_level import noise_scales
 from simulate.schedules import Schedule
 
 __all__ = ["LOO_SUBSAMPLE", "L1EmpiricalDSM"]
@@ -71,8 +71,8 @@ class L1EmpiricalDSM(L1Estimator):
         Score reading: Y - s^(-i)(x_t) = a (x_0 - Dhat^(-i)(x_t)) / v.
         """
         assert isinstance(self.r, RuleR)
-        alpha_bar_t = float(schedule.alpha_bar[t - 1])
-        a, v = math.sqrt(alpha_bar_t), 1.0 - alpha_bar_t
+        alpha_bar_t = schedule.level(t)
+        a, v = noise_scales(alpha_bar_t)
         xt, noise = training_pairs(self.points, self.seed, t, alpha_bar_t)
         denoiser = self.parametrization == "denoiser"
         if self.r.kind == "null":
@@ -81,7 +81,9 @@ class L1EmpiricalDSM(L1Estimator):
         m = min(self.n, LOO_SUBSAMPLE)
         fitted = np.empty((m, self.d))
         rows = np.arange(m, dtype=np.int64)
-        _loo_denoiser_rows(np.ascontiguousarray(xt[:m]), rows, alpha_bar_t, self.points, fitted)
+        _loo_denoiser_rows(
+            np.ascontiguousarray(xt[:m]), rows, float(alpha_bar_t), v, self.points, fitted
+        )
         resid = self.points[:m] - fitted
         if not denoiser:
             resid *= a / v

@@ -9,7 +9,6 @@ every t), which is the same problem with level r v / 2.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from simulate.estimators.base import _AffineFitted, training_pairs
 from simulate.estimators.l1 import L1Estimator
 from simulate.estimators.r_policy import GivenR, RuleR
 from simulate.lasso import LASSO_MAX_SWEEPS, LASSO_TOL, GramProblem
+from simulate.noise_level import noise_scales
 from simulate.schedules import Schedule
 
 __all__ = ["L1LinearDSM"]
@@ -85,8 +85,8 @@ class L1LinearDSM(_AffineFitted, L1Estimator):
         sweeps = np.empty(T, dtype=np.int64)
         W = np.zeros((d, d))  # warm start, carried from step to step
         for t in range(1, T + 1):
-            alpha_bar_t = float(schedule.alpha_bar[t - 1])
-            a, v = math.sqrt(alpha_bar_t), 1.0 - alpha_bar_t
+            alpha_bar_t = schedule.level(t)
+            a, v = noise_scales(alpha_bar_t)
             xt, noise = training_pairs(self.points, self.seed, t, alpha_bar_t)
             # Targets: x_0 (denoiser reading) or v * Y = -sqrt(v) z (score reading, v-scaled).
             target = self.points if denoiser else -noise

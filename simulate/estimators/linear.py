@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from simulate._validation import check_real
 from simulate.estimators.base import _AffineFitted, _training_points, training_pairs
+from simulate.noise_level import noise_scales
 from simulate.schedules import Schedule
 
 __all__ = ["LinearDSM"]
@@ -67,8 +67,8 @@ class LinearDSM(_AffineFitted):
         b = np.empty((T, d))
         eye = np.eye(d)
         for t in range(1, T + 1):
-            alpha_bar_t = float(schedule.alpha_bar[t - 1])
-            a, v = math.sqrt(alpha_bar_t), 1.0 - alpha_bar_t
+            alpha_bar_t = schedule.level(t)
+            a, v = noise_scales(alpha_bar_t)
             xt, _ = training_pairs(self.points, self.seed, t, alpha_bar_t)
             W, c = self._least_squares(xt, self.points)
             S[t - 1] = (a * W - eye) / v

@@ -102,7 +102,7 @@ class Perturbed(_KernelEstimator):
                 h[t - 1] = eps[t - 1] * u / np.linalg.norm(u)
                 continue
             Gt = rng.standard_normal((d, d)) if self.kind == "dense" else np.diag(u)
-            law = self.model.noised_law(float(schedule.alpha_bar[t - 1]))
+            law = self.model.noised_law(schedule.level(t))
             cov = law.cov_matrix()
             size2 = float(np.trace(Gt @ cov @ Gt.T))
             Gt = Gt * (eps[t - 1] / math.sqrt(size2))

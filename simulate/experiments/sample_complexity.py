@@ -139,8 +139,8 @@ def ls_prediction(model: models.DataModel, sch: schedules.Schedule, n: int) -> f
         return float("nan")
     factor = 1.0 / n + (1.0 + 1.0 / n) * d / (n - d - 2)
     total = 0.0
-    for alpha_bar in sch.alpha_bar:
-        a2, v = float(alpha_bar), 1.0 - float(alpha_bar)
+    for alpha_bar, v in zip(sch.alpha_bar, sch.v, strict=True):
+        a2, v = float(alpha_bar), float(v)
         total += a2 / v**2 * float(np.sum(lam * v / (a2 * lam + v)))
     return total / sch.T * factor
 

@@ -3,7 +3,8 @@
 Notation (code -> SCIENCE.md):
 
 ==================  ==============================================
-``alpha_bar``       abar_t, so a = sqrt(abar_t), v = 1 - abar_t
+``alpha_bar``       abar_t, so a = sqrt(abar_t), v = 1 - abar_t (a float, or a
+                    ``NoiseLevel`` carrying an accurate v: ``simulate.noise_level``)
 ``score(x, ab)``    grad log q_t(x), q_t = law(sqrt(abar) X_0 + sqrt(v) W)
 ``denoiser(x, ab)`` D_t(x) = E[X_0 | X_t = x]
 ==================  ==============================================
@@ -20,13 +21,13 @@ the fused and batch paths give identical numbers.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from simulate._validation import check_alpha_bar, check_int, check_points
-from simulate.kernels import apply_row_kernel
+from simulate.kernels import apply_row_kernel, as_score_kernel
+from simulate.noise_level import noise_scales
 
 if TYPE_CHECKING:
     from simulate.laws import GaussianLaw
@@ -78,12 +79,14 @@ class BlockModel(Protocol):
 
 def score_from_denoiser(x: np.ndarray, denoised: np.ndarray, alpha_bar: float) -> np.ndarray:
     """Tweedie: score = (sqrt(abar) D(x) - x) / (1 - abar) (SCIENCE.md 2)."""
-    return (math.sqrt(alpha_bar) * denoised - x) / (1.0 - alpha_bar)
+    a, v = noise_scales(alpha_bar)
+    return (a * denoised - x) / v
 
 
 def denoiser_from_score(x: np.ndarray, score: np.ndarray, alpha_bar: float) -> np.ndarray:
     """Tweedie inverted: D(x) = (x + (1 - abar) score) / sqrt(abar) (SCIENCE.md 2)."""
-    return (x + (1.0 - alpha_bar) * score) / math.sqrt(alpha_bar)
+    a, v = noise_scales(alpha_bar)
+    return (x + v * score) / a
 
 
 class DataModel:
@@ -205,14 +208,15 @@ class UserModel(DataModel):
         if not (isinstance(kernel, tuple) and len(kernel) == 2 and callable(kernel[0])):
             raise TypeError(
                 f"{type(obj).__name__}.score_kernel() must return None or (kernel, params) "
-                f"with a jitted kernel(x, t, alpha_bar_t, params, out); got {kernel!r}"
+                f"with a jitted kernel(x, t, alpha_bar_t, v_t, params, out); got {kernel!r}"
             )
         if not isinstance(kernel[1], tuple):
             raise TypeError(
                 f"{type(obj).__name__}.score_kernel() params must be a tuple, "
                 f"got {type(kernel[1]).__name__}"
             )
-        return kernel
+        fn = as_score_kernel(kernel[0], f"{type(obj).__name__}.score_kernel()")
+        return fn, kernel[1]
 
     def score_kernel(self) -> tuple[Any, tuple] | None:
         return self._kernel

@@ -17,7 +17,6 @@ D_t(x)   = U (mu + a Sigma (a^2 Sigma + v I)^(-1) (U^T x - a mu)).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from simulate._validation import check_alpha_bar, check_finite_array, check_int
 from simulate.laws import GaussianLaw
 from simulate.linalg import StructuredMatrix, check_covariance, haar_orthonormal
 from simulate.models.base import DataModel
+from simulate.noise_level import NoiseLevel, noise_scales
 
 __all__ = ["SubspaceGaussian"]
 
@@ -113,7 +113,7 @@ class SubspaceGaussian(DataModel):
         return _score_subspace_gaussian, self._params
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         u = x @ self.V
         w = self.nu + a * self.lam / (a * a * self.lam + v) * (u - a * self.nu)
         return w @ self.V.T
@@ -148,15 +148,16 @@ class SubspaceGaussian(DataModel):
 
     def noised_law(self, alpha_bar: float) -> GaussianLaw:
         """Law of X_t = a X_0 + sqrt(v) W: N(a V nu, a^2 V diag(lam) V^T + v I)."""
-        alpha_bar = check_alpha_bar(alpha_bar) if alpha_bar < 1.0 else 1.0
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        if not (alpha_bar == 1.0 and not isinstance(alpha_bar, NoiseLevel)):  # 1.0: the data
+            alpha_bar = check_alpha_bar(alpha_bar)
+        a, v = noise_scales(alpha_bar)
         mean = a * (self.V @ self.nu)
         return GaussianLaw(mean, self._structured(v, self.lam, scale=a * a))
 
     def affine_score(self, alpha_bar: float) -> tuple[StructuredMatrix, np.ndarray]:
         """score(x) = S x + b exactly: S = -I/v + V (I/v - D) V^T, b = a V D nu."""
         alpha_bar = check_alpha_bar(alpha_bar)
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         D = 1.0 / (a * a * self.lam + v)
         b = self.V @ (a * D * self.nu)
         return self._structured(-1.0 / v, 1.0 / v - D), b

@@ -20,7 +20,6 @@ Phi(z_hi))), z_lo = (u - a low) / sqrt(v), z_hi = (u - a high) / sqrt(v).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +32,7 @@ from simulate._kernels.models import (
 )
 from simulate._validation import check_finite_array, check_int, check_real
 from simulate.models.base import DataModel, denoiser_from_score
+from simulate.noise_level import noise_scales
 
 __all__ = ["Box", "Sphere", "Torus", "bessel_ratio"]
 
@@ -94,7 +94,7 @@ class _SphereProduct(DataModel):
         return out + ([np.arange(active, self.d)[:, None]] if active < self.d else [])
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         out = np.zeros_like(x)
         for start, size, radius in zip(self._starts, self._sizes, self._radii, strict=True):
             u = x[:, start : start + size]

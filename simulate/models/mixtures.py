@@ -27,6 +27,7 @@ from simulate._kernels.models import _score_lowrank_mixture
 from simulate._validation import check_finite_array, check_int
 from simulate.linalg import check_covariance, haar_orthonormal
 from simulate.models.base import DataModel
+from simulate.noise_level import noise_scales
 
 __all__ = ["GaussianMixture", "LowRankMixture"]
 
@@ -97,7 +98,7 @@ class _Mixture(DataModel):
     def responsibilities(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
         """w_j(x), the posterior probabilities of the components given X_t = x, (n, J)."""
         x = self._check_points(x)
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         log_w = np.empty((x.shape[0], self.n_components))
         for j in range(self.n_components):
             quad, log_det, _, _ = self._component(x, j, a, v)
@@ -120,7 +121,7 @@ class _Mixture(DataModel):
         return quad, log_det, u, resid
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        a, v = math.sqrt(alpha_bar), 1.0 - alpha_bar
+        a, v = noise_scales(alpha_bar)
         w = self.responsibilities(x, alpha_bar)
         out = np.zeros_like(x)
         for j in range(self.n_components):

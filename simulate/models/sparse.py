@@ -35,6 +35,7 @@ from simulate._kernels.models import (
 from simulate._validation import check_int, check_real
 from simulate.kernels import apply_row_kernel
 from simulate.models.base import DataModel
+from simulate.noise_level import noise_scales, noise_variance
 
 __all__ = ["RandomSupportSparse", "SpikeSlab"]
 
@@ -84,14 +85,14 @@ class SpikeSlab(DataModel):
         """P(b_i = 1 | X_t = x) per coordinate, the logistic of the log odds L_i (4.3)."""
         x = self._check_points(x)
         c = alpha_bar * self.tau**2
-        v = 1.0 - alpha_bar
+        v = noise_variance(alpha_bar)
         log_odds = self._params[0] - 0.5 * math.log1p(c / v) + 0.5 * (c / v) / (c + v) * x * x
         e = np.exp(-np.abs(log_odds))  # in [0, 1]: no overflow
         return np.where(log_odds >= 0, 1.0, e) / (1.0 + e)
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        a = math.sqrt(alpha_bar)
-        v1 = alpha_bar * self.tau**2 + (1.0 - alpha_bar)
+        a, v = noise_scales(alpha_bar)
+        v1 = alpha_bar * self.tau**2 + v
         return self.slab_probability(x, alpha_bar) * (a * self.tau**2 / v1) * x
 
 
