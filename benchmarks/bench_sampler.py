@@ -52,10 +52,10 @@ def main() -> None:
     )
 
     def fused():
-        samplers.sample(model, sch, n, seed=1, variance="posterior", method="fused")
+        samplers.sample(model, sch, n, seed=1, sampler="posterior", method="fused")
 
     def batch():
-        samplers.sample(model, sch, n, seed=1, variance="posterior", method="batch")
+        samplers.sample(model, sch, n, seed=1, sampler="posterior", method="batch")
 
     rows = args.twin_rows
 

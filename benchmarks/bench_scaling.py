@@ -28,11 +28,11 @@ GRID = {"n": (5_000, 10_000, 20_000, 40_000), "d": (50, 100, 200, 400), "T": (25
 def seconds(n: int, d: int, T: int, repeat: int) -> float:
     model = models.SubspaceGaussian(d, 4, cov=[2.0] * 4)
     sch = schedules.li(T, 2.0, 4.0)
-    samplers.sample(model, sch, 64, seed=1, variance="posterior", method="fused")  # compile
+    samplers.sample(model, sch, 64, seed=1, sampler="posterior", method="fused")  # compile
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        samplers.sample(model, sch, n, seed=1, variance="posterior", method="fused")
+        samplers.sample(model, sch, n, seed=1, sampler="posterior", method="fused")
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -40,9 +40,9 @@ def seconds(n: int, d: int, T: int, repeat: int) -> float:
 def peak_bytes(n: int, d: int, T: int) -> int:
     model = models.SubspaceGaussian(d, 4, cov=[2.0] * 4)
     sch = schedules.li(T, 2.0, 4.0)
-    samplers.sample(model, sch, 64, seed=1, variance="posterior", method="fused")
+    samplers.sample(model, sch, 64, seed=1, sampler="posterior", method="fused")
     tracemalloc.start()
-    samplers.sample(model, sch, n, seed=1, variance="posterior", method="fused")
+    samplers.sample(model, sch, n, seed=1, sampler="posterior", method="fused")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak

@@ -45,7 +45,7 @@ def make_model(d: int = 10, k: int = 3) -> CubeCorners:
 
 if __name__ == "__main__":
     model, schedule = make_model(), schedules.li(50)
-    fused = samplers.sample(model, schedule, 2000, seed=0, variance="posterior", method="fused")
-    batch = samplers.sample(model, schedule, 2000, seed=0, variance="posterior", method="batch")
+    fused = samplers.sample(model, schedule, 2000, seed=0, sampler="posterior", method="fused")
+    batch = samplers.sample(model, schedule, 2000, seed=0, sampler="posterior", method="batch")
     print("fused == batch:", np.array_equal(fused, batch))
     print("mean |y_i| on the corner coordinates:", np.abs(fused[:, : model.k]).mean(axis=0))

@@ -361,7 +361,10 @@ def fit_rate(
             raise ValueError("fit_rate without an offset needs y > 0")
         if xa.size < 3:
             raise ValueError(f"fit_rate needs >= 3 points, got {xa.size}")
-        res = sps.linregress(np.log(ga), np.log(ya / ha))
+        ly = np.log(ya / ha)
+        if np.all(ly == ly[0]):  # exactly flat: slope 0 with no scatter (linregress gives NaN)
+            return RateFit(0.0, 0.0, 0.0, 0.0, float(np.exp(ly[0])), int(xa.size))
+        res = sps.linregress(np.log(ga), ly)
         half = float(sps.t.ppf(0.5 + level / 2, xa.size - 2) * res.stderr)
         return RateFit(
             float(res.slope),

@@ -475,3 +475,137 @@ def plot_verify(df: pd.DataFrame) -> Figure:
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+# -- VP-SDE schemes on the CIFAR-10 Gaussian (issue 12) ---------------------------------------
+
+__all__ += ["SCHEME_STYLE", "plot_gaussian_schemes"]
+
+#: One colour and marker per VP-SDE scheme (Pierret & Galerne's names).
+SCHEME_STYLE: dict[str, dict[str, str]] = {
+    "EM": {"color": PALETTE[3], "marker": "o"},
+    "EI": {"color": PALETTE[1], "marker": "s"},
+    "DDPM": {"color": PALETTE[4], "marker": "v"},
+    "Euler": {"color": PALETTE[0], "marker": "^"},
+    "Heun": {"color": PALETTE[2], "marker": "D"},
+    "RK4": {"color": PALETTE[7], "marker": "P"},
+}
+
+
+def plot_gaussian_schemes(df: pd.DataFrame) -> Figure:
+    """Exact W2 to the data law against the NFE budget, one panel per early stop eps (solid:
+    start p_T; dashed: N(0, I)); last panel: W2 to p_eps from p_T over the order sweep, with
+    the fitted log-log slope of each scheme (its order is the negative slope)."""
+    table = df[df["part"] == "table"]
+    eps_values = sorted(table["eps"].unique())
+    n_panels = len(eps_values) + 1
+    ncols = min(n_panels, 3)
+    nrows = -(-n_panels // ncols)
+    fig, axes = new_figure(nrows, ncols, width=3.6, height=3.0)
+    flat = list(axes.flat)
+    for ax, eps in zip(flat, eps_values, strict=False):
+        panel = table[table["eps"] == eps]
+        for scheme, style in SCHEME_STYLE.items():
+            for init, ls in (("p_T", "-"), ("normal", "--")):
+                line = panel[(panel["scheme"] == scheme) & (panel["init"] == init)]
+                line = line.sort_values("nfe_budget")
+                if line.empty:
+                    continue
+                ax.loglog(
+                    line["nfe_budget"], line["w2_data"], ls, color=style["color"],
+                    marker=style["marker"], markersize=3, linewidth=1,
+                    label=scheme if init == "p_T" else None,
+                )  # fmt: skip
+        _log_ticks(ax, panel["nfe_budget"])
+        ax.set_title(f"eps = {eps:g} (solid p_T, dashed N(0, I))", fontsize=8)
+        ax.set_xlabel("NFE budget")
+        ax.set_ylabel("W2(p_hat, p_0), exact")
+    ax = flat[len(eps_values)]
+    order = df[df["part"] == "order"]
+    for scheme, style in SCHEME_STYLE.items():
+        line = order[order["scheme"] == scheme].sort_values("nfe")
+        if line.empty:
+            continue
+        slope = fitted_slope(line["nfe"].iloc[-3:], line["w2_eps"].iloc[-3:])
+        ax.loglog(
+            line["nfe"], line["w2_eps"], color=style["color"], marker=style["marker"],
+            markersize=3, linewidth=1, label=f"{scheme}: slope {slope:.2f}",
+        )  # fmt: skip
+    if not order.empty:
+        ax.set_title(f"order: from p_T, eps = {order['eps'].iloc[0]:g}", fontsize=8)
+    ax.set_xlabel("NFE")
+    ax.set_ylabel("W2(p_hat, p_eps), exact")
+    ax.legend(fontsize=6)
+    flat[0].legend(fontsize=6)
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"VP-SDE schemes on the CIFAR-10 Gaussian (d = {int(df['d'].iloc[0])}; Pierret & "
+        "Galerne 2025, Table 5)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+# -- steps to accuracy (issue 12) --------------------------------------------------------------
+
+__all__ += ["plot_steps_to_accuracy"]
+
+#: One colour and marker per sampler of the steps-to-accuracy sweep.
+STEPS_STYLE: dict[str, dict[str, str]] = {
+    "ddpm_beta": SAMPLER_STYLE["beta"],
+    "ddpm_posterior": SAMPLER_STYLE["posterior"],
+    "ddim": SAMPLER_STYLE["ddim"],
+    "em": {"color": PALETTE[1], "marker": "o"},
+    "ei": {"color": PALETTE[1], "marker": "s"},
+    "ancestral": {"color": PALETTE[4], "marker": "v"},
+    "pf_euler": {"color": PALETTE[5], "marker": "^"},
+    "pf_heun": {"color": PALETTE[7], "marker": "D"},
+    "pf_rk4": {"color": PALETTE[7], "marker": "P"},
+}
+
+
+def plot_steps_to_accuracy(df: pd.DataFrame) -> Figure:
+    """T*(epsilon) against s at fixed d, against s with d = s, and against d at fixed s, one
+    line per sampler (start N(0, I)); reference slopes s^2, s and d in grey; the legend gives
+    each fitted slope (points at T_min or beyond T_max left out)."""
+    panels = [("s", "s"), ("s_full", "s"), ("d", "d")]
+    fig, axes = new_figure(1, 3, width=4.0, height=3.4)
+    data = df[df["init"] == "normal"] if "normal" in set(df["init"]) else df
+    for ax, (sweep, var) in zip(axes.flat, panels, strict=True):
+        part = data[data["sweep"] == sweep]
+        for sampler, style in STEPS_STYLE.items():
+            line = part[part["sampler"] == sampler].sort_values(var)
+            if line.empty:
+                continue
+            keep = ~line["at_floor"].astype(bool) & np.isfinite(line["T_star"])
+            slope = fitted_slope(line[var][keep], line["T_star"][keep])
+            ax.loglog(
+                line[var], line["T_star"], color=style["color"], marker=style["marker"],
+                markersize=3, linewidth=1, label=f"{sampler}: {slope:.2f}",
+            )  # fmt: skip
+        if not part.empty:
+            x = np.array(sorted(part[var].unique()), dtype=float)
+            y0 = float(np.nanmedian(part["T_star"]))
+            limits = ax.get_ylim()
+            for power, ls in ((2.0, ":"), (1.0, "--")):
+                ax.loglog(x, y0 * (x / x[len(x) // 2]) ** power, ls, color="0.6", linewidth=0.8)
+            ax.set_ylim(limits)  # the reference slopes never rescale the data's axis
+            fixed = (
+                f"d = {int(part['d'].iloc[0])}" if sweep == "s"
+                else "d = s" if sweep == "s_full"
+                else f"s = {int(part['s'].iloc[0])}"
+            )  # fmt: skip
+            ax.set_title(f"T* against {var}, {fixed} (grey: slopes 2, 1)", fontsize=8)
+        ax.set_xlabel(var)
+        ax.set_ylabel("T* (steps to KL <= epsilon), exact")
+        ax.legend(fontsize=5, ncol=1)
+    eps = float(df["epsilon"].iloc[0])
+    fig.suptitle(
+        f"Steps to accuracy with the exact score, KL <= {eps:g} (start N(0, I)); "
+        "discrete samplers on li(T, c0, c1), VP-SDE schemes on vp_sde",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig

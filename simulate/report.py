@@ -122,8 +122,13 @@ def render_report(
     code_version: str,
     figures: Iterable[str] = (),
     test_outcomes: Mapping[str, str] | None = None,
+    sections: Mapping[str, str] | None = None,
 ) -> str:
     """Markdown of the report: measured verdicts, then the claims that theory/ checks.
+
+    ``sections`` maps an experiment's name to the Markdown of its ``report_section(df)`` (a
+    table it publishes, e.g. ``gaussian_schemes``' reproduction of a published table), shown
+    after the verdicts.
 
     ``test_outcomes`` maps each pytest node id named in ``theory.claims`` to its outcome in
     the run made by ``regdiff figures`` (``simulate.pipeline.theory_check``); without it the
@@ -146,6 +151,8 @@ def render_report(
         "",
         *_verdict_sections(verdicts, claims),
     ]
+    for name, text in (sections or {}).items():
+        lines += ["", f"## Table of `{name}`", "", text]
     measured = {v.claim_id for v in verdicts}
     pending = [c for c in claims.values() if c.experiment and c.id not in measured]
     if pending:

@@ -200,8 +200,8 @@ def _problems(m: Any, seed: int) -> list[str]:
 
         sch = schedules.li(12, 2.0, 4.0)
         for variance in samplers.VARIANCES:
-            fused = samplers.sample(m, sch, 16, seed=seed, variance=variance, method="fused")
-            batch = samplers.sample(m, sch, 16, seed=seed, variance=variance, method="batch")
+            fused = samplers.sample(m, sch, 16, seed=seed, sampler=variance, method="fused")
+            batch = samplers.sample(m, sch, 16, seed=seed, sampler=variance, method="batch")
             if not np.array_equal(fused, batch):
                 problems.append(
                     f"the fused and batch samplers differ ({variance}): the score kernel and "

@@ -433,7 +433,7 @@ def _oracle_row(config: Config, model: Any, base: dict, sampler: str, T: int) ->
     sch = schedules.li(T, config.c0, config.c1)
     t0 = early_stop(sch)
     seed = seed_for(NAME, "oracle", config.seed, sampler, T)
-    _, paths = samplers.sample(model, sch, config.n, seed=seed, variance=sampler, path_steps=[t0])
+    _, paths = samplers.sample(model, sch, config.n, seed=seed, sampler=sampler, path_steps=[t0])
     y = paths[0]
     row = {**base, "sampler": sampler, "T": T, "t0": t0, "n": config.n,
            "v_t0": float(sch.v[t0 - 1])}  # fmt: skip
@@ -479,7 +479,7 @@ def _sampler_row(
 
     T = sch.T
     seed = seed_for(NAME, "sampler", config.seed, sampler, T)
-    y = samplers.sample(model, sch, config.n, seed=seed, variance=sampler)
+    y = samplers.sample(model, sch, config.n, seed=seed, sampler=sampler)
     x = _x1(model, sch, config.n, np.random.default_rng(seed_for(NAME, "target", config.seed, T)))
     row = {**base, "sampler": sampler, "T": T, "n": config.n, **_distances(y, x, seed)}
     support = getattr(model, "support", None)

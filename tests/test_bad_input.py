@@ -80,12 +80,16 @@ def test_sample_counts_and_seed(n, seed) -> None:
 
 
 @FUZZ
-@given(variance=st.text(max_size=8).filter(lambda v: v not in samplers.VARIANCES))
-def test_sampler_name(variance) -> None:
+@given(
+    name=st.text(max_size=8).filter(
+        lambda v: v not in samplers.SAMPLERS + samplers.VARIANCES
+    )
+)
+def test_sampler_name(name) -> None:
     model = models.SubspaceGaussian(4, 2)
     sch = schedules.li(20, 2.0, 4.0)
-    _rejects(lambda: samplers.sample(model, sch, n=10, seed=0, variance=variance), "variance")
-    _rejects(lambda: exact.output_law(model, sch, variance), "variance")
+    _rejects(lambda: samplers.sample(model, sch, n=10, seed=0, sampler=name), "sampler")
+    _rejects(lambda: exact.output_law(model, sch, name), "sampler")
 
 
 @FUZZ

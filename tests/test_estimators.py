@@ -269,8 +269,8 @@ def test_score_equals_row_kernel_and_fused_equals_batch(aligned, sch) -> None:
         for t in (1, sch.T):
             got = est.score(x, t)
             assert np.array_equal(got, _rows_one_by_one(fn, x, t, sch.level(t), params))
-        fused = samplers.sample(est, sch, 64, seed=5, variance="beta", method="fused")
-        batch = samplers.sample(est, sch, 64, seed=5, variance="beta", method="batch")
+        fused = samplers.sample(est, sch, 64, seed=5, sampler="beta", method="fused")
+        batch = samplers.sample(est, sch, 64, seed=5, sampler="beta", method="batch")
         assert np.array_equal(fused, batch), repr(est)
 
 
@@ -280,7 +280,7 @@ def test_score_equals_row_kernel_and_fused_equals_batch(aligned, sch) -> None:
 def _law_vs_mc(est, sch, variance, n):
     """Largest |MC - exact| / standard error over the means and variances of coordinates."""
     law = exact.output_law(est, sch, variance)
-    y = samplers.sample(est, sch, n, seed=17, variance=variance)
+    y = samplers.sample(est, sch, n, seed=17, sampler=variance)
     var = law.variances
     z_mean = (y.mean(0) - law.mean) / np.sqrt(var / n)
     # var of the sample variance of a Gaussian: 2 var^2 / (n - 1)

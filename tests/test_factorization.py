@@ -53,7 +53,7 @@ def test_sampler_output_is_a_product_over_the_blocks(sampler) -> None:
     """Cov(Y_j^2, ||Y_S||^2) = 0 for off-support j: each z within K_SE standard errors."""
     model = catalogue_model("box", 6, 2)
     on = np.asarray(model.support, dtype=bool)
-    y = samplers.sample(model, schedules.li(30, 2.0, 4.0), 20_000, seed=5, variance=sampler)
+    y = samplers.sample(model, schedules.li(30, 2.0, 4.0), 20_000, seed=5, sampler=sampler)
     block = np.sum(y[:, on] ** 2, axis=1)
     for j in np.flatnonzero(~on):
         u = (y[:, j] ** 2 - np.mean(y[:, j] ** 2)) * (block - block.mean())

@@ -396,8 +396,8 @@ def test_fused_and_batch_sampling_identical(name):
     model = CATALOGUE[name]
     sch = schedules.li(20)
     for variance in ("beta", "posterior", "ddim"):
-        fused = samplers.sample(model, sch, 17, seed=5, variance=variance, method="fused")
-        batch = samplers.sample(model, sch, 17, seed=5, variance=variance, method="batch")
+        fused = samplers.sample(model, sch, 17, seed=5, sampler=variance, method="fused")
+        batch = samplers.sample(model, sch, 17, seed=5, sampler=variance, method="batch")
         assert np.array_equal(fused, batch), (name, variance)
 
 

@@ -30,8 +30,8 @@ def test_example_fused_equals_batch(example):
     model = example.make_model()
     sch = schedules.li(30)
     for variance in samplers.VARIANCES:
-        fused = samplers.sample(model, sch, 64, seed=3, variance=variance, method="fused")
-        batch = samplers.sample(model, sch, 64, seed=3, variance=variance, method="batch")
+        fused = samplers.sample(model, sch, 64, seed=3, sampler=variance, method="fused")
+        batch = samplers.sample(model, sch, 64, seed=3, sampler=variance, method="batch")
         assert np.array_equal(fused, batch), variance
 
 

@@ -97,7 +97,7 @@ def test_numba_samplers_follow_the_oracle(name, sampler) -> None:
     """Moments within K_SE standard errors and the CDF at 9 quantiles within
     K_SE sqrt(F (1 - F) / n), for the block coordinate of the d = 2 model."""
     laws = _laws(name, sampler)
-    y = samplers.sample(NON_GAUSSIAN[name](), SCHEDULE, 100_000, seed=3, variance=sampler)[:, 0]
+    y = samplers.sample(NON_GAUSSIAN[name](), SCHEDULE, 100_000, seed=3, sampler=sampler)[:, 0]
     n = y.size
     for k in (1, 2):
         z = (np.mean(y**k) - laws.moment(k)) / (np.std(y**k, ddof=1) / math.sqrt(n))

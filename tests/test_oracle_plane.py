@@ -120,7 +120,7 @@ def test_numba_samplers_follow_the_oracle(name, sampler) -> None:
     except ValueError as exc:  # DDIM's map may fold over near the circle's centre
         assert name == "circle" and sampler == "ddim", exc
         pytest.skip(str(exc))
-    y = samplers.sample(make(), SCHEDULE, 100_000, seed=5, variance=sampler)[:, block]
+    y = samplers.sample(make(), SCHEDULE, 100_000, seed=5, sampler=sampler)[:, block]
     for k in [(1, 0), (0, 1), (2, 0), (0, 2), (1, 1)]:
         values = y[:, 0] ** k[0] * y[:, 1] ** k[1]
         z = (np.mean(values) - laws.moment(*k)) / (np.std(values, ddof=1) / math.sqrt(y.shape[0]))

@@ -29,7 +29,7 @@ def setting():
 def test_kernel_matches_numpy_twin(setting, variance):
     model, sch = setting
     n = 50
-    y = samplers.sample(model, sch, n, seed=9, variance=variance)
+    y = samplers.sample(model, sch, n, seed=9, sampler=variance)
     U, mean, cov = model.U, model.mean, model.cov
 
     def score(x, t):
@@ -42,17 +42,17 @@ def test_kernel_matches_numpy_twin(setting, variance):
 @pytest.mark.parametrize("variance", VARIANCES)
 def test_fused_batch_serial_and_chunks_bit_identical(setting, variance):
     model, sch = setting
-    ref = samplers.sample(model, sch, 257, seed=3, variance=variance)
+    ref = samplers.sample(model, sch, 257, seed=3, sampler=variance)
     variants = [
-        samplers.sample(model, sch, 257, seed=3, variance=variance, method="batch"),
-        samplers.sample(model, sch, 257, seed=3, variance=variance, parallel=False),
-        samplers.sample(model, sch, 257, seed=3, variance=variance, chunk_size=10),
+        samplers.sample(model, sch, 257, seed=3, sampler=variance, method="batch"),
+        samplers.sample(model, sch, 257, seed=3, sampler=variance, parallel=False),
+        samplers.sample(model, sch, 257, seed=3, sampler=variance, chunk_size=10),
         samplers.sample(
             model,
             sch,
             257,
             seed=3,
-            variance=variance,
+            sampler=variance,
             method="batch",
             parallel=False,
             chunk_size=64,
@@ -61,7 +61,7 @@ def test_fused_batch_serial_and_chunks_bit_identical(setting, variance):
     for other in variants:
         assert np.array_equal(ref, other)
     # A block of the stream is the same as the corresponding rows of the whole.
-    block = samplers.sample(model, sch, 57, seed=3, variance=variance, first_sample=200)
+    block = samplers.sample(model, sch, 57, seed=3, sampler=variance, first_sample=200)
     assert np.array_equal(block, ref[200:])
 
 
@@ -78,8 +78,8 @@ def test_user_callable_model_matches_builtin(setting):
         def score(self, x, alpha_bar):
             return model.score(x, alpha_bar)
 
-    a = samplers.sample(Plain(), sch, 40, seed=1, variance="posterior")
-    b = samplers.sample(model, sch, 40, seed=1, variance="posterior", method="fused")
+    a = samplers.sample(Plain(), sch, 40, seed=1, sampler="posterior")
+    b = samplers.sample(model, sch, 40, seed=1, sampler="posterior", method="fused")
     assert np.array_equal(a, b)
 
 
@@ -105,7 +105,7 @@ def test_bit_identical_across_thread_counts():
         import hashlib, numpy as np
         from simulate import models, samplers, schedules
         m = models.SubspaceGaussian(16, 3, rotate=True)
-        y = samplers.sample(m, schedules.li(40, 2.0, 4.0), 999, seed=5, variance="beta",
+        y = samplers.sample(m, schedules.li(40, 2.0, 4.0), 999, seed=5, sampler="beta",
                             chunk_size=300)
         print(hashlib.sha256(y.tobytes()).hexdigest())
         """
@@ -129,7 +129,7 @@ def test_monte_carlo_covariance_matches_exact_law():
     n = 40_000
     for variance in VARIANCES:
         law = exact.output_law(model, sch, variance)
-        y = samplers.sample(model, sch, n, seed=21, variance=variance)
+        y = samplers.sample(model, sch, n, seed=21, sampler=variance)
         C = law.cov_matrix()
         se_mean = np.sqrt(np.diag(C) / n)
         assert np.all(np.abs(y.mean(0) - law.mean) < 4 * se_mean)
@@ -177,7 +177,7 @@ def test_user_model_missing_members():
     ("kwargs", "error", "message"),
     [
         ({"n": 0}, ValueError, "n=0 is out of range"),
-        ({"variance": "large"}, ValueError, "variance='large' is not supported; allowed: beta"),
+        ({"sampler": "large"}, ValueError, "sampler='large' is not supported; allowed: ddpm_beta"),
         ({"seed": -1}, ValueError, "seed=-1 is out of range"),
         ({"method": "gpu"}, ValueError, "method='gpu'"),
         ({"path_steps": [0]}, ValueError, r"path_steps\[i\]=0 is out of range"),

@@ -139,7 +139,7 @@ def test_monte_carlo_moments_match_closed_form(variance: str) -> None:
     n = 200_000
     model = _model(lam_on, mu_on, d_)
     y = samplers.sample(
-        estimators.Exact(model), schedules.li(T_, c0_, c1_), n=n, seed=7, variance=variance
+        estimators.Exact(model), schedules.li(T_, c0_, c1_), n=n, seed=7, sampler=variance
     )
     lam_all = np.concatenate((lam_on, np.zeros(d_ - lam_on.size)))
     mu_all = np.concatenate((mu_on, np.zeros(d_ - lam_on.size)))

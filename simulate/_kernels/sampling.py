@@ -134,3 +134,107 @@ def rowwise_score(score_fn, parallel=True):
     kernel = jit(apply, parallel=parallel)
     _ROWWISE_CACHE[key] = kernel
     return kernel
+
+
+# -- explicit Runge-Kutta on the probability-flow ODE (pf_heun, pf_rk4) ----------------------
+#
+# One step of dY/dr = g (Y + s(Y)) with stages k_i = g_i (Y_i + s(Y_i)),
+# Y_i = Y + h sum_{j<i} a_ij k_j, and Y <- Y + h sum_i b_i k_i (``samplers.ode_stages``).
+# The fused kernel and the batch path share the three row helpers below, so their numbers
+# are identical.
+
+
+@jit
+def _ode_stage_input_row(y, ks, h, a_row, stage, out):
+    """out = y + h sum_{j < stage} a_row[j] ks[j] (the input of stage ``stage``)."""
+    for j in range(y.shape[0]):
+        acc = 0.0
+        for q in range(stage):
+            acc += a_row[q] * ks[q, j]
+        out[j] = y[j] + h * acc
+
+
+@jit
+def _ode_slope_row(y_stage, s, g, k_out):
+    """k = g (y_stage + s): the probability-flow drift at one stage."""
+    for j in range(y_stage.shape[0]):
+        k_out[j] = g * (y_stage[j] + s[j])
+
+
+@jit
+def _ode_combine_row(y, ks, h, b_row, n_stages):
+    """y <- y + h sum_i b_row[i] ks[i] (in place)."""
+    for j in range(y.shape[0]):
+        acc = 0.0
+        for q in range(n_stages):
+            acc += b_row[q] * ks[q, j]
+        y[j] = y[j] + h * acc
+
+
+_FUSED_ODE_CACHE: dict = {}
+
+
+def fused_ode_sampler(score_fn, parallel=True):
+    """The fused multi-stage kernel for one score kernel (cached per (score_fn, parallel)).
+
+    Signature ``kernel(y, seed, first_sample, a, b, h, stage_ab, stage_v, stage_g, n_stages,
+    params, path_steps, path)`` with the arrays of ``samplers.OdeStages``; ``y`` (n, d) is
+    overwritten with Y_1. Y_T comes from the counter-based normals of step 0, as in every
+    sampler; the ODE adds no noise. The score kernel gets the step index t at every stage.
+    """
+    key = (score_fn, bool(parallel))
+    kernel = _FUSED_ODE_CACHE.get(key)
+    if kernel is not None:
+        return kernel
+
+    def fused(y, seed, first_sample, a, b, h, stage_ab, stage_v, stage_g, n_stages, params,
+              path_steps, path):  # fmt: skip
+        n, d = y.shape
+        T = h.shape[0]
+        S = a.shape[0]
+        n_path = path_steps.shape[0]
+        for i in prange(n):
+            row = y[i]
+            ks = np.empty((S, d))
+            y_stage = np.empty(d)
+            s = np.empty(d)
+            _fill_normals_row(seed, first_sample + i, 0, STREAM_SAMPLER, row)
+            for k in range(n_path):
+                if path_steps[k] == T:
+                    path[k, i, :] = row
+            for t in range(T, 1, -1):
+                m = n_stages[t - 1]
+                for st in range(m):
+                    _ode_stage_input_row(row, ks, h[t - 1], a[st], st, y_stage)
+                    score_fn(y_stage, t, stage_ab[t - 1, st], stage_v[t - 1, st], params, s)
+                    _ode_slope_row(y_stage, s, stage_g[t - 1, st], ks[st])
+                _ode_combine_row(row, ks, h[t - 1], b[t - 1], m)
+                for k in range(n_path):
+                    if path_steps[k] == t - 1:
+                        path[k, i, :] = row
+
+    kernel = jit(fused, parallel=parallel)
+    _FUSED_ODE_CACHE[key] = kernel
+    return kernel
+
+
+def _make_ode_batch(parallel):
+    def stage_input(y, ks, h, a_row, stage, out):
+        """Batch path: stage inputs of every row."""
+        for i in prange(y.shape[0]):
+            _ode_stage_input_row(y[i], ks[i], h, a_row, stage, out[i])
+
+    def slope(y_stage, s, g, ks, stage):
+        for i in prange(y_stage.shape[0]):
+            _ode_slope_row(y_stage[i], s[i], g, ks[i, stage])
+
+    def combine(y, ks, h, b_row, n_stages):
+        for i in prange(y.shape[0]):
+            _ode_combine_row(y[i], ks[i], h, b_row, n_stages)
+
+    return (jit(stage_input, parallel=parallel), jit(slope, parallel=parallel),
+            jit(combine, parallel=parallel))  # fmt: skip
+
+
+_ode_batch = _make_ode_batch(parallel=True)
+_ode_batch_serial = _make_ode_batch(parallel=False)

@@ -14,6 +14,8 @@ Contract of a module ``simulate/experiments/NAME.py``:
 - ``verdicts(df) -> list[simulate.judge.Verdict]``: one verdict per (claim, setting), each
   decided by the judging rule of its claim's kind;
 - ``CLAIMS``: the ids of the claims it decides (a failed cell makes each "inconclusive").
+- optionally ``report_section(df) -> str``: Markdown (a table it publishes) that
+  ``regdiff figures`` puts in ``figures/REPORT.md`` after the verdicts.
 
 An experiment never plots; ``simulate.plotting.plot_NAME(df)`` draws its table.
 """

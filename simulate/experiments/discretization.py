@@ -134,7 +134,7 @@ def _mc_row(config: Config, c0: float, c1: float, variance: str, d: int) -> dict
     sch = schedules.li(config.mc_T, c0, c1)
     model = _model(config, d)
     law = exact.output_law(model, sch, variance)
-    y = samplers.sample(model, sch, config.mc_n, seed=config.seed, variance=variance)
+    y = samplers.sample(model, sch, config.mc_n, seed=config.seed, sampler=variance)
     n = config.mc_n
     var = law.variances
     z_mean = (y.mean(axis=0) - law.mean) / np.sqrt(var / n)

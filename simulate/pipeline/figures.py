@@ -140,7 +140,14 @@ def make_figures(
         pd.DataFrame([v.as_row() for v in verdicts]).to_csv(
             staging / "data" / "verdicts.csv", index=False
         )
-        text = report.render_report(verdicts, preset, code_version(), figures, outcomes_by_test)
+        sections = {
+            name: modules[name].report_section(df)
+            for name, df in tables.items()
+            if hasattr(modules[name], "report_section") and name not in failures
+        }
+        text = report.render_report(
+            verdicts, preset, code_version(), figures, outcomes_by_test, sections=sections
+        )
         (staging / "REPORT.md").write_text(text)
         new_readme = None
         if readme is not None and readme.exists():
