@@ -134,7 +134,7 @@ def test_exact_law_at_T_1e5(big, aligned, exact_laws, variance):
 
 @pytest.mark.parametrize("variance", ["beta", "posterior"])
 def test_sampler_at_T_1e5_matches_exact_law(big, aligned, exact_laws, variance):
-    n = 2000
+    n = 1000
     y = samplers.sample(aligned, big, n, seed=11, sampler=variance)
     assert np.all(np.isfinite(y))
     var = exact_laws[variance].cov.diagonal_entries()

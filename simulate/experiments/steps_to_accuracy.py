@@ -235,7 +235,7 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
             if sweep == "s":
                 here = {**setting, "d": int(part["d"].iloc[0])}
             elif sweep == "s_full":
-                here = {**setting, "d": "= s (no pure-noise coordinate)"}
+                here = {**setting, "d": "s"}  # d = s: no pure-noise coordinate
             else:
                 here = {**setting, "s": int(part["s"].iloc[0])}
             floor = part["at_floor"].to_numpy(bool)
