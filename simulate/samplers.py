@@ -65,7 +65,9 @@ __all__ = [
     "CONTINUOUS_SAMPLERS",
     "DISCRETE_SAMPLERS",
     "MULTI_STAGE",
+    "ORDER",
     "SAMPLERS",
+    "STAGES",
     "VARIANCES",
     "OdeStages",
     "SamplerCoefficients",
@@ -96,6 +98,13 @@ _TABLEAUS = {
     ),
 }
 MULTI_STAGE: tuple[str, ...] = ("pf_heun", "pf_rk4")
+#: Score evaluations per step of each sampler (the stages of its tableau; one-stage: 1).
+STAGES: dict[str, int] = {name: 1 for name in SAMPLERS} | {
+    name: int(_TABLEAUS[name][1].size) for name in MULTI_STAGE
+}
+#: Order p of each VP-SDE scheme (weak order for the SDE ones): its local error on a
+#: pure-noise coordinate is O(h^(p+1)) (``theory/vp_schemes.py`` derives it independently).
+ORDER: dict[str, int] = {"em": 1, "ei": 1, "ancestral": 1, "pf_euler": 1, "pf_heun": 2, "pf_rk4": 4}
 
 #: Samples per chunk: bounds the batch path's extra memory (two (chunk, d) arrays) and sets
 #: the granularity of the progress bar. Results do not depend on it (counter-based noise).

@@ -163,7 +163,7 @@ def test_monte_carlo_matches_exact_law(rotated, grid, sampler):
     assert np.max(np.abs(z_var)) <= K_SE, z_var
 
 
-def test_diagonal_law_in_d_3072_is_linear_in_d():
+def test_diagonal_law_in_d_3072_matches_the_twin():
     """A diagonal Gaussian in d = 3072 (k = d, diagonal covariance): the law of RK4 is
     computed per coordinate, and agrees with the scalar twin."""
     d = 3072
@@ -222,3 +222,8 @@ def test_ancestral_needs_small_steps(aligned):
     coarse = schedules.vp_sde(N=3)
     with pytest.raises(ValueError, match=r"beta\(t\) h < 1"):
         samplers.sample(aligned, coarse, 10, sampler="ancestral")
+
+
+def test_nfe_is_steps_times_stages_away_from_v_zero(grid):
+    for name in SAMPLERS:
+        assert samplers.nfe(grid, name) == (grid.T - 1) * samplers.STAGES[name]

@@ -68,3 +68,12 @@ def test_one_step_matches_simulate(t, frac, b0, b1, name):
     sch = schedules.vp_sde(b0, b0 + b1, N=2, eps=t - h, horizon=t)
     got = float(exact.coordinate_law([0.0], 0.0, sch, name, "p_T").variances[0])
     assert math.isfinite(want) and got == pytest.approx(want, rel=ONE_STEP_RTOL)
+
+
+def test_simulate_states_the_orders_proved_here():
+    """simulate.samplers.ORDER (used by the experiments) is the order the series proves."""
+    from simulate import samplers
+
+    assert {name: samplers.ORDER[name] for name in vp.SCHEMES} == {
+        name: vp.leading_order(name) - 1 for name in vp.SCHEMES
+    }

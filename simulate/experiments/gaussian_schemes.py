@@ -54,9 +54,6 @@ SCHEMES: dict[str, str] = {
     "Heun": "pf_heun",
     "RK4": "pf_rk4",
 }
-STAGES: dict[str, int] = {"pf_heun": 2, "pf_rk4": 4}
-#: Order of each scheme on this problem (weak order for the SDE schemes: the error of the law).
-ORDER: dict[str, int] = {"em": 1, "ei": 1, "ancestral": 1, "pf_euler": 1, "pf_heun": 2, "pf_rk4": 4}
 DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "cifar10_covariance_eigenvalues.npy"
 #: The order claim: local exponents settle within this much (judge.asymptotic's settle_tol)
 #: and must be at most -order + this much.
@@ -120,7 +117,7 @@ def _model(config: Config) -> models.SubspaceGaussian:
 
 def steps_for(sampler: str, nfe: int) -> int:
     """The number of steps a budget of ``nfe`` score evaluations buys (module docstring)."""
-    return max(nfe // STAGES.get(sampler, 1), 1)
+    return max(nfe // samplers.STAGES[sampler], 1)
 
 
 def cells(config: Config) -> list[tuple]:
@@ -238,7 +235,7 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
     for scheme, grp in order.groupby("scheme", sort=False):
         grp = grp.sort_values("nfe")
         sampler = SCHEMES[str(scheme)]
-        p = ORDER[sampler]
+        p = samplers.ORDER[sampler]
         y = grp["w2_eps"].to_numpy(float)
         x = grp["nfe"].to_numpy(float)
         q = judge.local_exponents(x, y)

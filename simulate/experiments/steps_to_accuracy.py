@@ -43,8 +43,6 @@ NAME = "steps_to_accuracy"
 
 DISCRETE: tuple[str, ...] = ("ddpm_beta", "ddpm_posterior", "ddim")
 CONTINUOUS: tuple[str, ...] = samplers.CONTINUOUS_SAMPLERS
-#: Order of each VP-SDE scheme (for the d-exponent a d-dependent scheme predicts).
-ORDER: dict[str, int] = {"em": 1, "ei": 1, "ancestral": 1, "pf_euler": 1, "pf_heun": 2, "pf_rk4": 4}
 #: A fitted exponent of T* in d whose interval is wider than this is "inconclusive".
 D_EXPONENT_MAX_WIDTH = 0.5
 
@@ -283,7 +281,7 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
                     )
                 )
             else:
-                order = ORDER.get(str(sampler))
+                order = samplers.ORDER.get(str(sampler))
                 if order is not None:
                     text += (
                         f"; a scheme of order {order} with KL ~ d h^{2 * order} predicts "
