@@ -699,3 +699,30 @@ def diagonal_gaussian_vp_law(
         mean = P * mean + Q
         var = P * P * var + noise
     return mean, var
+
+
+def mlp_score(
+    x: np.ndarray,
+    theta: np.ndarray,
+    layout: np.ndarray,
+    c_in: float,
+    embedding: np.ndarray,
+    alpha_bar: float,
+    v: float,
+    denoiser: bool = True,
+) -> np.ndarray:
+    """Twin of ``simulate._kernels.network._score_network``, one row at a time in NumPy:
+    u = (c_in x, e), hidden layers silu(W h + b), output W_L h + b_L; the score is
+    (sqrt(abar) F - x) / v (x0-prediction) or -F / sqrt(v) (noise prediction)."""
+    out = np.empty_like(x)
+    for i, row in enumerate(np.atleast_2d(x)):
+        h = np.concatenate([c_in * row, embedding])
+        offset = 0
+        for layer, (n_in, n_out) in enumerate(layout):
+            W = theta[offset : offset + n_in * n_out].reshape(n_out, n_in)
+            b = theta[offset + n_in * n_out : offset + n_in * n_out + n_out]
+            offset += n_in * n_out + n_out
+            z = W @ h + b
+            h = z if layer == len(layout) - 1 else z * (1.0 / (1.0 + np.exp(-z)))
+        out[i] = (np.sqrt(alpha_bar) * h - row) / v if denoiser else -h / np.sqrt(v)
+    return out

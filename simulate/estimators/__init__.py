@@ -13,6 +13,8 @@ module                   estimators
 ``l1_empirical``         ``L1EmpiricalDSM``: the same over all functions (soft-thresholded
                          empirical minimizer)
 ``l1``                   ``L1DSM``: builds either l1 estimator from ``function_class``
+``network``              ``L1NetworkDSM``: a time-conditioned MLP trained by DSM with an l1
+                         penalty on its weights (proximal Adam) or its output
 ``r_policy``             how r_t is chosen: ``GivenR``, ``RuleR``, ``CrossValidatedR``
 =======================  =================================================================
 
@@ -46,6 +48,7 @@ from simulate.estimators.l1 import L1DSM, L1Estimator
 from simulate.estimators.l1_empirical import LOO_SUBSAMPLE, L1EmpiricalDSM
 from simulate.estimators.l1_linear import L1LinearDSM
 from simulate.estimators.linear import LinearDSM
+from simulate.estimators.network import L1NetworkDSM
 from simulate.estimators.perturbed import Perturbed
 from simulate.estimators.r_policy import (
     RULE_CONSTANT,
@@ -65,6 +68,7 @@ from simulate.lasso import (
 
 __all__ = [
     "L1DSM",
+    "L1NetworkDSM",
     "LASSO_MAX_SWEEPS",
     "LASSO_TOL",
     "LOO_SUBSAMPLE",
