@@ -32,7 +32,7 @@ def _mlp_row(u, theta, layout, out):
     """F(u) of one input row ``u`` (n_in of layer 0,) into ``out`` (n_out of the last layer)."""
     n_layers = layout.shape[0]
     width = 0
-    for l in range(n_layers):  # noqa: E741
+    for l in range(n_layers):
         if layout[l, 1] > width:
             width = layout[l, 1]
     if layout[0, 0] > width:
@@ -42,7 +42,7 @@ def _mlp_row(u, theta, layout, out):
     for j in range(layout[0, 0]):
         h[j] = u[j]
     offset = 0
-    for l in range(n_layers):  # noqa: E741
+    for l in range(n_layers):
         n_in, n_out = layout[l, 0], layout[l, 1]
         bias = offset + n_in * n_out
         last = l == n_layers - 1

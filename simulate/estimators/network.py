@@ -31,8 +31,9 @@ Adam's own metric, W_j <- S(W_j, lr_k r / (sqrt(s_hat_j) + eps)) (soft-threshold
 step's per-coordinate step size), which sets weights exactly to zero. A weight stays at zero
 when its smoothed gradient is below r in size: the lasso's optimality condition. (Thresholding
 at lr_k r alone, the prox of a plain gradient step, leaves almost no zeros under Adam, whose
-steps are of size lr_k whatever the gradient: measured on the toy, 2% zeros at r = 0.01.) Gradients are written by hand
-(:func:`loss_and_gradient`) and checked against central finite differences in the tests.
+steps are of size lr_k whatever the gradient: measured on the toy, 2% zeros at r = 0.01.)
+Gradients are written by hand (:func:`loss_and_gradient`) and checked against central finite
+differences in the tests.
 
 Reproducibility: the initial weights come from ``default_rng([seed, STREAM_NETWORK, 0])``,
 the minibatches (indices, steps, noise) from ``default_rng([seed, STREAM_NETWORK, 1])``; a fit
@@ -237,7 +238,7 @@ class L1NetworkDSM(_KernelEstimator):
 
     # -- training -------------------------------------------------------------------------
     def initial_parameters(self) -> np.ndarray:
-        """N(0, 1 / n_in) weights and zero biases, from ``default_rng([seed, STREAM_NETWORK, 0])``."""
+        """N(0, 1 / n_in) weights, zero biases; ``default_rng([seed, STREAM_NETWORK, 0])``."""
         rng = np.random.default_rng([self.seed, STREAM_NETWORK, 0])
         slices = _slices(self.layout)
         theta = np.zeros(slices[-1][1].stop)
@@ -290,7 +291,8 @@ class L1NetworkDSM(_KernelEstimator):
             curve[k] = loss + r_weights * float(np.abs(theta[mask]).sum())
         if not np.all(np.isfinite(theta)):
             raise FloatingPointError(
-                f"training diverged (non-finite weights); lower learning_rate={self.learning_rate:g}"
+                "training diverged (non-finite weights); lower "
+                f"learning_rate={self.learning_rate:g}"
             )
         self.theta = theta
         self.features = features
