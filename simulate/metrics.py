@@ -270,3 +270,35 @@ def _score_error_exact(
         on = float(np.trace(basis.T @ E @ basis))
         return total, on, float(np.trace(rest @ E @ rest))
     return total, float("nan"), float("nan")
+
+
+__all__ += ["denoiser_loss"]
+
+#: ``default_rng([seed, STREAM_DENOISER_LOSS, t])`` draws the noise of the held-out pairs.
+STREAM_DENOISER_LOSS = 5
+
+
+def denoiser_loss(estimator: Any, schedule: Any, points: Any, seed: int = 0) -> tuple[float, float]:
+    """Held-out denoising loss: (1/T) sum_t mean_i ||D_t(x_t^(i)) - x_0^(i)||^2, and its SE.
+
+    x_t^(i) = a_t x_0^(i) + sqrt(v_t) z with fresh noise per step
+    (``default_rng([seed, STREAM_DENOISER_LOSS, t])``) and D_t the estimator's denoiser (by
+    Tweedie from its score). It is the x0-prediction objective of ``L1NetworkDSM`` without its
+    penalty (the DSM loss weighted by v_t^2 / abar_t, SCIENCE.md 2), the validation loss by
+    which r is chosen on held-out points. The standard error is that of the mean over points
+    of the per-point average over steps.
+    """
+    from simulate._validation import check_finite_array
+    from simulate.estimators.base import as_estimator
+
+    est = as_estimator(estimator).fit(schedule)
+    x0 = check_finite_array("points", points, ndim=2)
+    per_point = np.zeros(x0.shape[0])
+    for t in range(1, schedule.T + 1):
+        level = schedule.level(t)
+        a, v = np.sqrt(float(level)), level.v
+        z = np.random.default_rng([seed, STREAM_DENOISER_LOSS, t]).standard_normal(x0.shape)
+        xt = np.ascontiguousarray(a * x0 + np.sqrt(v) * z)
+        per_point += np.sum((est.denoiser(xt, t) - x0) ** 2, axis=1)
+    per_point /= schedule.T
+    return float(per_point.mean()), float(per_point.std(ddof=1) / np.sqrt(per_point.size))

@@ -24,6 +24,8 @@ __all__ = [
     "fitted_slope",
     "new_figure",
     "plot_discretization",
+    "plot_fewer_steps",
+    "plot_toy",
     "plot_verify",
 ]
 
@@ -606,6 +608,129 @@ def plot_steps_to_accuracy(df: pd.DataFrame) -> Figure:
         f"Steps to accuracy with the exact score, KL <= {eps:g} (start N(0, I)); "
         "discrete samplers on li(T, c0, c1), VP-SDE schemes on vp_sde",
         fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+#: One colour and line style per estimator of the paper's experiments (regularized: solid,
+#: unregularized: dashed, the same colour within a function class).
+PAPER_STYLE: dict[str, dict[str, str]] = {
+    "exact": {"color": PALETTE[7], "ls": ":", "marker": "."},
+    "network": {"color": PALETTE[3], "ls": "--", "marker": "o"},
+    "network_l1": {"color": PALETTE[3], "ls": "-", "marker": "s"},
+    "network_l1_output": {"color": PALETTE[4], "ls": "-", "marker": "D"},
+    "linear": {"color": PALETTE[0], "ls": "--", "marker": "o"},
+    "linear_l1": {"color": PALETTE[0], "ls": "-", "marker": "s"},
+    "empirical": {"color": PALETTE[2], "ls": "--", "marker": "o"},
+    "empirical_l1": {"color": PALETTE[2], "ls": "-", "marker": "s"},
+}
+
+
+def plot_toy(df: pd.DataFrame) -> Figure:
+    """The paper's Fig. 1 with numbers: samples of the unregularized and the l1 network in 3-D
+    beside the plane X = 0, the histogram of |X|, and the off-plane mass E[X^2] over the exact
+    score's (closed form) against T, one line per estimator (ddpm_posterior, largest n)."""
+    samples = df[df["row_kind"] == "sample"]
+    table = df[df["row_kind"] == "summary"]
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(16.0, 3.8))
+    shown = [e for e in ("network", "network_l1") if e in set(samples["estimator"])]
+    for k, name in enumerate(shown):
+        ax = fig.add_subplot(1, 4, k + 1, projection="3d")
+        pts = samples[samples["estimator"] == name]
+        yy, zz = np.meshgrid(np.linspace(-3, 3, 2), np.linspace(-3, 3, 2))
+        ax.plot_surface(np.zeros_like(yy), yy, zz, color="0.85", alpha=0.3)
+        ax.scatter(pts["x"], pts["y"], pts["z"], s=2, color=PAPER_STYLE[name]["color"])
+        off = table[
+            (table["estimator"] == name) & (table["T"] == pts["T"].iloc[0])
+            & (table["n"] == pts["n"].iloc[0]) & (table["sampler"] == "ddpm_posterior")
+        ]  # fmt: skip
+        ratio = float(off["off_plane_ms"].iloc[0] / off["off_plane_exact_score"].iloc[0])
+        ax.set_title(
+            f"{name}, T = {int(pts['T'].iloc[0])}: E[X^2] = {ratio:.3g} x exact score's",
+            fontsize=8,
+        )
+        ax.set_xlabel("X (off-plane)")
+        ax.set_ylabel("Y")
+        ax.set_zlabel("Z")
+        ax.set_xlim(-0.05, 0.05)
+    ax = fig.add_subplot(1, 4, 3)
+    for name in ("exact", "network", "network_l1"):
+        pts = samples[samples["estimator"] == name]
+        if pts.empty:
+            continue
+        x = np.abs(pts["x"].to_numpy(float))
+        style = PAPER_STYLE[name]
+        ax.hist(np.log10(np.maximum(x, 1e-12)), bins=40, histtype="step",
+                color=style["color"], linestyle=style["ls"], label=name)  # fmt: skip
+    ax.set_xlabel("log10 |X| of the samples")
+    ax.set_ylabel("count")
+    ax.set_title("off-plane coordinate (same run as the scatters)", fontsize=8)
+    ax.legend()
+    ax = fig.add_subplot(1, 4, 4)
+    sampler = "ddpm_posterior" if "ddpm_posterior" in set(table["sampler"]) else table[
+        "sampler"
+    ].iloc[0]
+    part = table[(table["sampler"] == sampler) & (table["n"] == table["n"].max())]
+    for name, style in PAPER_STYLE.items():
+        line = part[part["estimator"] == name].sort_values("T")
+        if line.empty:
+            continue
+        ratio = line["off_plane_ms"] / line["off_plane_exact_score"]
+        err = 4 * line["off_plane_se"] / line["off_plane_exact_score"]
+        ax.errorbar(line["T"], ratio, yerr=err, color=style["color"], ls=style["ls"],
+                    marker=style["marker"], markersize=3, linewidth=1, label=name)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("T (steps)")
+    ax.set_ylabel("E[X^2] / exact score's (4 SE bars)")
+    ax.set_title(f"off-plane mass, {sampler}, n = {int(part['n'].max())}", fontsize=8)
+    ax.legend(fontsize=6)
+    fig.suptitle(
+        "The paper's 3-D toy (ring of 8 blobs in the plane X = 0): does regularization keep the "
+        "samples on the plane?",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_fewer_steps(df: pd.DataFrame) -> Figure:
+    """Per data set: MMD^2 against held-out data against T (4-SE bars, data-vs-data floor in
+    grey), precision and recall against T, and the memorized share, one line per estimator."""
+    datasets = list(dict.fromkeys(df["dataset"]))
+    fig, axes = new_figure(len(datasets), 3, width=4.2, height=3.2)
+    for row, dataset in enumerate(datasets):
+        part = df[df["dataset"] == dataset]
+        ax_mmd, ax_pr, ax_mem = axes[row]
+        for name, style in PAPER_STYLE.items():
+            line = part[part["estimator"] == name].sort_values("T")
+            if line.empty:
+                continue
+            kw = {"color": style["color"], "ls": style["ls"], "marker": style["marker"],
+                  "markersize": 3, "linewidth": 1}  # fmt: skip
+            ax_mmd.errorbar(line["T"], line["mmd2"], yerr=4 * line["mmd2_se"], label=name, **kw)
+            ax_pr.plot(line["T"], line["precision"], label=f"{name} precision", **kw)
+            ax_pr.plot(line["T"], line["recall"], alpha=0.4, **kw)
+            ax_mem.plot(line["T"], line["memorized_fraction"], label=name, **kw)
+        floor = float(part["mmd2_floor"].iloc[0])
+        ax_mmd.axhline(floor, color="0.6", linewidth=0.8)
+        ax_mmd.set_xscale("log")
+        ax_mmd.set_xlabel("T (steps)")
+        ax_mmd.set_ylabel("MMD^2 to held-out data")
+        ax_mmd.set_title(f"{dataset}: quality against steps (grey: floor)", fontsize=8)
+        ax_mmd.legend(fontsize=5)
+        ax_pr.set_xscale("log")
+        ax_pr.set_xlabel("T (steps)")
+        ax_pr.set_ylabel("precision (solid marks) / recall (faint)")
+        ax_pr.set_title(f"{dataset}: precision and recall (k = 5)", fontsize=8)
+        ax_mem.set_xscale("log")
+        ax_mem.set_xlabel("T (steps)")
+        ax_mem.set_ylabel("memorized share of samples")
+        ax_mem.set_title(f"{dataset}: memorization (nearest < 1/3 second)", fontsize=8)
+    fig.suptitle(
+        "Better samples at lower cost? Sample quality against T, ddpm_posterior", fontsize=9
     )
     fig.tight_layout()
     return fig

@@ -163,3 +163,22 @@ def test_bad_input(toy, kwargs, match) -> None:
 def test_unfitted_score_is_a_clear_error(toy) -> None:
     with pytest.raises(RuntimeError, match="not fitted"):
         L1NetworkDSM(toy, 10).score(np.zeros((1, 3)), 1)
+
+
+def test_train_schedule_trains_once_and_samples_any_T(toy) -> None:
+    """With ``train_schedule`` the weights are trained once; fitting to a schedule of another
+    length only tabulates its features (and gives the same network output at equal noise)."""
+    train = schedules.li(50)
+    est = L1NetworkDSM(
+        toy, 200, seed=3, width=8, iterations=50, batch_size=16, train_schedule=train
+    )
+    a = est.fit(schedules.li(20))
+    b = a.fit(train)
+    assert b is not a and a.theta is b.theta and a.theta_schedule is train
+    assert a.features.shape[0] == 20 and b.features.shape[0] == 50
+    # without train_schedule, each schedule trains its own weights
+    c = L1NetworkDSM(toy, 200, seed=3, width=8, iterations=50, batch_size=16)
+    c20, c50 = c.fit(schedules.li(20)), c.fit(train)
+    assert np.array_equal(c50.theta, b.theta) and not np.array_equal(c20.theta, b.theta)
+    with pytest.raises(TypeError, match="train_schedule"):
+        L1NetworkDSM(toy, 10, train_schedule=5)

@@ -190,6 +190,11 @@ class L1NetworkDSM(_KernelEstimator):
         Adam steps (>= 1) and minibatch size (>= 1).
     learning_rate : float
         Adam's initial step size (> 0).
+    train_schedule : Schedule, optional
+        Train once on the noise levels of this schedule (t uniform on its steps); ``fit``
+        to any schedule then only tabulates that schedule's time features, so one trained
+        network samples with any number of steps, as a trained diffusion model does. By
+        default each ``fit(schedule)`` trains on ``schedule``'s own steps.
 
     Attributes (after ``fit``)
     --------------------------
@@ -214,6 +219,7 @@ class L1NetworkDSM(_KernelEstimator):
         iterations: int = 4000,
         batch_size: int = 256,
         learning_rate: float = 3e-3,
+        train_schedule: Schedule | None = None,
     ) -> None:
         self.points, self.model = _training_points(data, n, points, seed)
         self.n, self.d = self.points.shape
@@ -235,6 +241,12 @@ class L1NetworkDSM(_KernelEstimator):
         self.learning_rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
         self.m2 = float(np.mean(self.points**2))
         self.layout = network_layout(self.d, 1 + 2 * self.n_frequencies, self.width, self.depth)
+        if train_schedule is not None and not isinstance(train_schedule, Schedule):
+            raise TypeError(
+                "train_schedule must be a simulate.schedules.Schedule or None, got "
+                f"{type(train_schedule).__name__}"
+            )
+        self.train_schedule = train_schedule
 
     # -- training -------------------------------------------------------------------------
     def initial_parameters(self) -> np.ndarray:
@@ -263,6 +275,13 @@ class L1NetworkDSM(_KernelEstimator):
         return U, (x0 if self.parametrization == "denoiser" else z)
 
     def _fit(self, schedule: Schedule) -> None:
+        """Train on ``schedule`` (or once on ``train_schedule``), then tabulate the time
+        features of ``schedule``'s steps for the sampling kernel."""
+        if self.train_schedule is None or getattr(self, "theta", None) is None:
+            self._train(self.train_schedule or schedule)
+        self.features = time_features(schedule, self.m2, self.n_frequencies)
+
+    def _train(self, schedule: Schedule) -> None:
         features = time_features(schedule, self.m2, self.n_frequencies)
         theta = self.initial_parameters()
         mask = weight_mask(self.layout)
@@ -295,9 +314,9 @@ class L1NetworkDSM(_KernelEstimator):
                 f"learning_rate={self.learning_rate:g}"
             )
         self.theta = theta
-        self.features = features
         self.loss_curve = curve
         self.zero_fraction = float(np.mean(theta[mask] == 0.0))
+        self.theta_schedule = schedule
 
     # -- the fitted network ---------------------------------------------------------------
     def _kernel(self) -> tuple[Any, tuple]:

@@ -16,6 +16,7 @@ __all__ = [
     "code_version",
     "correlated_subspace_gaussian",
     "fitted_estimator",
+    "paper_estimator",
     "provenance",
     "with_provenance",
 ]
@@ -96,3 +97,63 @@ def fitted_estimator(name: str, model: Any, seed: int, **data: Any) -> Any:
     if name == "empirical":
         return estimators.Empirical(model, seed=seed, **data)
     raise ValueError(f"estimator {name!r} is not known; allowed: {', '.join(FITTED_ESTIMATORS)}")
+
+
+#: The estimators of the paper's experiments (``toy``, ``fewer_steps``), in pairs: each
+#: regularized estimator beside its unregularized counterpart of the same function class.
+PAPER_ESTIMATORS: tuple[str, ...] = (
+    "exact",
+    "network",
+    "network_l1",
+    "network_l1_output",
+    "linear",
+    "linear_l1",
+    "empirical",
+    "empirical_l1",
+)
+#: (regularized, unregularized) pairs compared by the paper's claims.
+PAPER_PAIRS: tuple[tuple[str, str], ...] = (
+    ("network_l1", "network"),
+    ("network_l1_output", "network"),
+    ("linear_l1", "linear"),
+    ("empirical_l1", "empirical"),
+)
+
+
+def paper_estimator(name: str, model: Any, seed: int, network: Any = None, **data: Any) -> Any:
+    """An estimator of ``PAPER_ESTIMATORS`` by name; ``data`` is ``n=`` or ``points=``.
+
+    ``exact`` -> the model's score; ``network`` / ``network_l1`` / ``network_l1_output`` ->
+    ``L1NetworkDSM`` with r = 0 / the weight penalty ``network["r"]`` / the output penalty
+    ``network["r_output"]`` (``network``: the remaining keywords of ``L1NetworkDSM``, width,
+    depth, iterations, ...); ``linear`` -> ``LinearDSM``; ``linear_l1`` -> the lasso-fitted
+    ``L1DSM`` (denoiser reading, r by the default rule); ``empirical`` -> ``Empirical``;
+    ``empirical_l1`` -> its soft-thresholded counterpart (``L1DSM`` nonparametric, denoiser
+    reading, the default rule).
+    """
+    from simulate import estimators
+
+    options = dict(network or {})
+    r = options.pop("r", 1e-3)
+    r_output = options.pop("r_output", 1e-2)
+    if name == "exact":
+        return estimators.Exact(model)
+    if name == "network":
+        return estimators.L1NetworkDSM(model, seed=seed, r=0.0, **options, **data)
+    if name == "network_l1":
+        return estimators.L1NetworkDSM(model, seed=seed, r=r, **options, **data)
+    if name == "network_l1_output":
+        return estimators.L1NetworkDSM(
+            model, seed=seed, r=r_output, penalty="output", **options, **data
+        )
+    if name == "linear":
+        return estimators.LinearDSM(model, seed=seed, **data)
+    if name == "linear_l1":
+        return estimators.L1DSM(model, seed=seed, parametrization="denoiser", **data)
+    if name == "empirical":
+        return estimators.Empirical(model, seed=seed, **data)
+    if name == "empirical_l1":
+        return estimators.L1DSM(
+            model, seed=seed, function_class="nonparametric", parametrization="denoiser", **data
+        )
+    raise ValueError(f"estimator {name!r} is not known; allowed: {', '.join(PAPER_ESTIMATORS)}")
