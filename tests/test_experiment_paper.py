@@ -175,3 +175,32 @@ def test_r_guidance_picks_and_judging() -> None:
         rg.Config(pairs=(("toy", "gan"),))
     with pytest.raises(ValueError, match="r_values"):
         rg.Config(r_values=(-1.0, 0.0))
+
+
+def _toy_rows(name: str, off: list[float], se: float = 1e-9) -> list[dict]:
+    return [
+        {"row_kind": "summary", "T": T, "n": 100, "estimator": name, "sampler": "ddim",
+         "off_plane_ms": m, "off_plane_se": se, "off_plane_exact_score": 1e-7,
+         "off_plane_target": 1e-7}
+        for T, m in zip((10, 50), off, strict=True)
+    ]  # fmt: skip
+
+
+def test_toy_judging_on_known_tables() -> None:
+    rows = (
+        _toy_rows("exact", [1e-7, 1e-7])
+        + _toy_rows("network", [1e-7, 5e-6])  # leaks at T = 50 only
+        + _toy_rows("network_l1", [1e-7, 1e-7])
+        + _toy_rows("linear", [1e-7, 1e-7])
+        + _toy_rows("linear_l1", [1e-7, 1e-7])
+    )
+    verdicts = toy.verdicts(pd.DataFrame(rows))
+    on = {v.setting["estimator"]: v.verdict for v in verdicts if v.claim_id == "toy.on_plane"}
+    assert on == {"exact": "holds", "network": "fails", "network_l1": "holds",
+                  "linear": "holds", "linear_l1": "holds"}  # fmt: skip
+    reg = {(v.setting["estimator"], v.setting.get("T")): v.verdict
+           for v in verdicts if v.claim_id == "toy.regularization_on_plane"}  # fmt: skip
+    # equal at T = 10 (inconclusive), 50x less at T = 50 (holds); the linear pair is
+    # bit-identical: not applicable
+    assert reg == {("network_l1", 10): "inconclusive", ("network_l1", 50): "holds",
+                   ("linear_l1", None): "not applicable"}  # fmt: skip

@@ -181,7 +181,11 @@ def picks(df: pd.DataFrame) -> pd.DataFrame:
                 "quality_lost": lost,
                 "quality_lost_se": se,
                 "z": lost / se if se > 0 else (0.0 if lost == 0 else math.inf),
-                "r_val_on_edge": bool(v["r"] in (grp["r"].min(), grp["r"].max())),
+                # r = 0 is the natural end of the grid; a pick at its top (or at a positive
+                # bottom) says only that the optimum may lie beyond it
+                "r_val_on_edge": bool(
+                    v["r"] == grp["r"].max() or (v["r"] == grp["r"].min() and v["r"] > 0)
+                ),
             }
         )
     return pd.DataFrame(rows)
