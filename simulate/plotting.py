@@ -629,15 +629,16 @@ PAPER_STYLE: dict[str, dict[str, str]] = {
 
 def plot_toy(df: pd.DataFrame) -> Figure:
     """The paper's Fig. 1 with numbers: samples of the unregularized and the l1 network in 3-D
-    beside the plane X = 0, the histogram of |X|, and the off-plane mass E[X^2] over the exact
-    score's (closed form) against T, one line per estimator (ddpm_posterior, largest n)."""
+    beside the plane X = 0, the histogram of |X|, the off-plane mass E[X^2] over the exact
+    score's (closed form) against T, one line per estimator (ddpm_posterior, largest n), and
+    the networks' training loss curves."""
     samples = df[df["row_kind"] == "sample"]
     table = df[df["row_kind"] == "summary"]
     with plt.rc_context(RC):
-        fig = plt.figure(figsize=(16.0, 3.8))
+        fig = plt.figure(figsize=(20.0, 3.8))
     shown = [e for e in ("network", "network_l1") if e in set(samples["estimator"])]
     for k, name in enumerate(shown):
-        ax = fig.add_subplot(1, 4, k + 1, projection="3d")
+        ax = fig.add_subplot(1, 5, k + 1, projection="3d")
         pts = samples[samples["estimator"] == name]
         yy, zz = np.meshgrid(np.linspace(-3, 3, 2), np.linspace(-3, 3, 2))
         ax.plot_surface(np.zeros_like(yy), yy, zz, color="0.85", alpha=0.3)
@@ -655,7 +656,7 @@ def plot_toy(df: pd.DataFrame) -> Figure:
         ax.set_ylabel("Y")
         ax.set_zlabel("Z")
         ax.set_xlim(-0.05, 0.05)
-    ax = fig.add_subplot(1, 4, 3)
+    ax = fig.add_subplot(1, 5, 3)
     for name in ("exact", "network", "network_l1"):
         pts = samples[samples["estimator"] == name]
         if pts.empty:
@@ -668,7 +669,7 @@ def plot_toy(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("count")
     ax.set_title("off-plane coordinate (same run as the scatters)", fontsize=8)
     ax.legend()
-    ax = fig.add_subplot(1, 4, 4)
+    ax = fig.add_subplot(1, 5, 4)
     sampler = "ddpm_posterior" if "ddpm_posterior" in set(table["sampler"]) else table[
         "sampler"
     ].iloc[0]
@@ -687,6 +688,20 @@ def plot_toy(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("E[X^2] / exact score's (4 SE bars)")
     ax.set_title(f"off-plane mass, {sampler}, n = {int(part['n'].max())}", fontsize=8)
     ax.legend(fontsize=6)
+    ax = fig.add_subplot(1, 5, 5)
+    losses = df[df["row_kind"] == "loss"] if "iteration" in df.columns else df.iloc[:0]
+    losses = losses[losses["n"] == losses["n"].max()] if not losses.empty else losses
+    for name, style in PAPER_STYLE.items():
+        line = losses[losses["estimator"] == name].sort_values("iteration")
+        if not line.empty:
+            ax.plot(line["iteration"], line["loss"], color=style["color"], ls=style["ls"],
+                    linewidth=1, label=name)  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("training objective (penalty included)")
+    ax.set_title("the networks' training loss, largest n", fontsize=8)
+    if not losses.empty:
+        ax.legend(fontsize=6)
     fig.suptitle(
         "The paper's 3-D toy (ring of 8 blobs in the plane X = 0): does regularization keep the "
         "samples on the plane?",

@@ -44,6 +44,10 @@ def test_toy_rows_and_scatter(toy_table) -> None:
     assert summary.groupby(["T", "sampler"])["off_plane_exact_score"].nunique().max() == 1
     net = summary[summary["estimator"] == "network_l1"]
     assert net["x_input_cut"].all() and net["x_output_cut"].all()
+    # the networks' loss curves, one row per block of LOSS_EVERY Adam steps (800 / 50 = 16)
+    losses = toy_table[toy_table["row_kind"] == "loss"]
+    assert set(losses["estimator"]) == {"network", "network_l1"}
+    assert (losses.groupby("estimator").size() == 800 // toy.LOSS_EVERY).all()
 
 
 def test_toy_verdicts(toy_table) -> None:
@@ -69,7 +73,7 @@ def test_toy_verdicts(toy_table) -> None:
 
 def test_toy_figure(toy_table) -> None:
     fig = plotting.plot_toy(toy_table)
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 5
 
 
 def test_toy_config_rejects_bad_input() -> None:

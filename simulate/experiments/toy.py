@@ -22,7 +22,9 @@ Measured per (T, n, estimator, sampler), from ``n_samples`` samples:
 * the network's share of zero weights and whether its X input and output are cut off.
 
 A few samples of the networks at (T_scatter, the largest n, ddpm_posterior) are kept as rows
-of kind "sample" for the paper-style scatter (``plotting.plot_toy``).
+of kind "sample" for the paper-style scatter (``plotting.plot_toy``), and each network's
+training objective (penalty included, averaged over blocks of ``LOSS_EVERY`` Adam steps) as
+rows of kind "loss".
 
 Claims: ``toy.on_plane``: an estimator's samples carry the exact score's off-plane mass
 (Monte Carlo, per estimator and n, over T and samplers); ``toy.regularization_on_plane``: the
@@ -57,6 +59,8 @@ K_SE = 4.0
 FAMILYWISE = 1e-3
 #: The held-out data of the in-plane MMD come from this seed (the training draws use ``seed``).
 HELD_OUT_SEED = 10_001
+#: The training loss curve is kept as the mean over each block of this many Adam steps.
+LOSS_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,13 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     rows: list[dict] = []
     for T in config.T_values:
         rows += _rows_at_T(config, base, int(T), int(n), name)
+    curve = getattr(base, "loss_curve", None)  # base was fitted in place at the first T
+    if curve is not None:  # the network's training objective, every LOSS_EVERY-th step
+        for k in range(0, curve.size, LOSS_EVERY):
+            rows.append(
+                {"row_kind": "loss", "n": int(n), "estimator": name, "seed": config.seed,
+                 "iteration": k, "loss": float(np.mean(curve[k : k + LOSS_EVERY]))}
+            )  # fmt: skip
     return rows
 
 
