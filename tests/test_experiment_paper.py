@@ -208,3 +208,10 @@ def test_toy_judging_on_known_tables() -> None:
     # bit-identical: not applicable
     assert reg == {("network_l1", 10): "inconclusive", ("network_l1", 50): "holds",
                    ("linear_l1", None): "not applicable"}  # fmt: skip
+
+
+def test_r_guidance_figure() -> None:
+    rows = [{"dataset": "toy", "estimator_class": "network", "r": r, "val_loss": 1.0 + r,
+             "val_loss_se": 0.01, "mmd2": 0.1 - r / 2, "mmd2_se": 0.001}
+            for r in (0.0, 1e-3, 1e-1)]  # fmt: skip
+    assert len(plotting.plot_r_guidance(pd.DataFrame(rows)).axes) == 1

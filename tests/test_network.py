@@ -182,3 +182,17 @@ def test_train_schedule_trains_once_and_samples_any_T(toy) -> None:
     assert np.array_equal(c50.theta, b.theta) and not np.array_equal(c20.theta, b.theta)
     with pytest.raises(TypeError, match="train_schedule"):
         L1NetworkDSM(toy, 10, train_schedule=5)
+
+
+def test_training_is_identical_on_one_and_two_blas_threads(toy) -> None:
+    """OpenBLAS splits a matrix product's output among threads, not its sums: the weights
+    are bit-identical whatever the thread count (checked here for 1 and 2)."""
+    from threadpoolctl import threadpool_limits
+
+    sch = schedules.li(20)
+    thetas = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            est = L1NetworkDSM(toy, 300, seed=1, width=64, iterations=60, r=1e-3).fit(sch)
+            thetas.append(est.theta)
+    assert np.array_equal(thetas[0], thetas[1])

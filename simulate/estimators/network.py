@@ -37,8 +37,9 @@ differences in the tests.
 
 Reproducibility: the initial weights come from ``default_rng([seed, STREAM_NETWORK, 0])``,
 the minibatches (indices, steps, noise) from ``default_rng([seed, STREAM_NETWORK, 1])``; a fit
-is a pure function of (points, schedule, settings, seed) for a given BLAS thread count (a
-different BLAS partition may change the last bits of a matrix product). Sampling uses the
+is a pure function of (points, schedule, settings, seed): the weights are bit-identical on 1
+and 2 BLAS threads (OpenBLAS splits a product's output among threads, not its sums; tested),
+though another BLAS library or CPU kernel may change the last bits. Sampling uses the
 numba row kernel, so the fused and batch sampler paths agree bit for bit.
 """
 
