@@ -68,7 +68,6 @@ from simulate.lasso import (
 
 __all__ = [
     "L1DSM",
-    "L1NetworkDSM",
     "LASSO_MAX_SWEEPS",
     "LASSO_TOL",
     "LOO_SUBSAMPLE",
@@ -86,6 +85,7 @@ __all__ = [
     "L1EmpiricalDSM",
     "L1Estimator",
     "L1LinearDSM",
+    "L1NetworkDSM",
     "LassoConvergenceWarning",
     "LassoResult",
     "LinearDSM",
