@@ -286,7 +286,7 @@ def report_section(df: pd.DataFrame) -> str:
         f"Off-plane mass E[X^2] of the generated samples / the exact score's (closed form), "
         f"{sampler}, n = {n} training points:",
         "",
-        "| estimator | " + " | ".join(f"T = {T}" for T in pivot.columns) + " |",
+        "| estimator | " + " | ".join(f"T = {int(T)}" for T in pivot.columns) + " |",
         "|---|" + "---|" * len(pivot.columns),
     ]
     for name, row in pivot.iterrows():
