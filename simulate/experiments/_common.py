@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "check_paper_estimators",
     "code_version",
     "correlated_subspace_gaussian",
     "fitted_estimator",
+    "paper_data",
     "paper_estimator",
     "provenance",
     "with_provenance",
@@ -157,3 +159,38 @@ def paper_estimator(name: str, model: Any, seed: int, network: Any = None, **dat
             model, seed=seed, function_class="nonparametric", parametrization="denoiser", **data
         )
     raise ValueError(f"estimator {name!r} is not known; allowed: {', '.join(PAPER_ESTIMATORS)}")
+
+
+def check_paper_estimators(names: tuple[str, ...]) -> None:
+    """A ValueError naming the estimators that are not in ``PAPER_ESTIMATORS``."""
+    unknown = set(names) - set(PAPER_ESTIMATORS)
+    if unknown:
+        raise ValueError(
+            f"unknown estimators {sorted(unknown)}; allowed: {', '.join(PAPER_ESTIMATORS)}"
+        )
+
+
+def paper_data(
+    dataset: str, seed: int, n_train: int, n_eval: int, digits_train: int, held_seeds: tuple
+) -> tuple[Any, np.ndarray, list[np.ndarray]]:
+    """(model, training points, held-out sets) of the paper's experiments' data sets.
+
+    ``"toy"``: ``PaperToy3D``, ``n_train`` draws with ``seed`` and, per entry of
+    ``held_seeds``, ``n_eval`` fresh draws with that seed. ``"digits"``: the 1797 images in the
+    order of ``default_rng([seed, held_seeds[0]]).permutation``; the first ``digits_train``
+    train, the rest is split into ``len(held_seeds)`` equal parts.
+    """
+    from simulate import models
+
+    if dataset == "toy":
+        model = models.PaperToy3D()
+        held = [model.sample(n_eval, s) for s in held_seeds]
+        return model, model.sample(n_train, seed), held
+    if dataset != "digits":
+        raise ValueError(f"dataset={dataset!r} is not supported; allowed: toy, digits")
+    model = models.Digits()
+    order = np.random.default_rng([seed, held_seeds[0]]).permutation(model.points.shape[0])
+    train = model.points[order[:digits_train]]
+    rest = model.points[order[digits_train:]]
+    size = rest.shape[0] // len(held_seeds)
+    return model, train, [rest[k * size : (k + 1) * size] for k in range(len(held_seeds))]

@@ -41,10 +41,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulate import divergences, judge, models, schedules
+from simulate import divergences, judge, schedules
 from simulate import samplers as sampling
 from simulate.estimators import memorization
-from simulate.experiments._common import PAPER_ESTIMATORS, PAPER_PAIRS, paper_estimator
+from simulate.experiments._common import (
+    PAPER_ESTIMATORS,
+    PAPER_PAIRS,
+    check_paper_estimators,
+    paper_data,
+    paper_estimator,
+)
 from simulate.models.empirical import DIGITS_N
 from simulate.pipeline.cells import run_in_process
 
@@ -100,11 +106,7 @@ class Config:
         bad = set(self.datasets) - set(DATASETS)
         if bad:
             raise ValueError(f"datasets {sorted(bad)}: allowed: {', '.join(DATASETS)}")
-        unknown = set(self.estimators) - set(PAPER_ESTIMATORS)
-        if unknown:
-            raise ValueError(
-                f"unknown estimators {sorted(unknown)}; allowed: {', '.join(PAPER_ESTIMATORS)}"
-            )
+        check_paper_estimators(self.estimators)
         if len(self.T_values) < 2 or sorted(self.T_values) != list(self.T_values):
             raise ValueError(f"T_values={self.T_values}: need >= 2 increasing values")
         if not 2 <= self.digits_train <= DIGITS_N - 2:
@@ -115,19 +117,14 @@ class Config:
 
 
 def data_split(config: Config, dataset: str) -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
-    """(model, training points, held-out points, floor reference points) of ``dataset``."""
+    """(model, training points, held-out points, floor reference points) of ``dataset``: the
+    floor compares held-out data with fresh draws (toy) or with training images (digits)."""
+    model, train, (held,) = paper_data(
+        dataset, config.seed, config.n_train, config.n_eval, config.digits_train,
+        (HELD_OUT_SEED,),
+    )  # fmt: skip
     if dataset == "toy":
-        model = models.PaperToy3D()
-        return (
-            model,
-            model.sample(config.n_train, config.seed),
-            model.sample(config.n_eval, HELD_OUT_SEED),
-            model.sample(config.n_eval, FLOOR_SEED),
-        )
-    model = models.Digits()
-    order = np.random.default_rng([config.seed, HELD_OUT_SEED]).permutation(model.points.shape[0])
-    train = model.points[order[: config.digits_train]]
-    held = model.points[order[config.digits_train :]]
+        return model, train, held, model.sample(config.n_eval, FLOOR_SEED)
     return model, train, held, train[: held.shape[0]]
 
 

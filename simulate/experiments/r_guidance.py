@@ -29,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulate import divergences, estimators, exact, judge, metrics, models, schedules
+from simulate import divergences, estimators, exact, judge, metrics, schedules
 from simulate import samplers as sampling
+from simulate.experiments._common import paper_data
 from simulate.models.empirical import DIGITS_N
 from simulate.pipeline.cells import run_in_process
 
@@ -91,20 +92,11 @@ class Config:
 
 def data_split(config: Config, dataset: str) -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
     """(model, training, validation, test points)."""
-    if dataset == "toy":
-        model = models.PaperToy3D()
-        return (
-            model,
-            model.sample(config.n_train, config.seed),
-            model.sample(config.n_eval, VALIDATION_SEED),
-            model.sample(config.n_eval, TEST_SEED),
-        )
-    model = models.Digits()
-    order = np.random.default_rng([config.seed, VALIDATION_SEED]).permutation(DIGITS_N)
-    train = model.points[order[: config.digits_train]]
-    rest = model.points[order[config.digits_train :]]
-    half = rest.shape[0] // 2
-    return model, train, rest[:half], rest[half : 2 * half]
+    model, train, (validation, test) = paper_data(
+        dataset, config.seed, config.n_train, config.n_eval, config.digits_train,
+        (VALIDATION_SEED, TEST_SEED),
+    )  # fmt: skip
+    return model, train, validation, test
 
 
 def cells(config: Config) -> list[tuple]:

@@ -48,7 +48,12 @@ import numpy as np
 import pandas as pd
 
 from simulate import divergences, exact, judge, models, samplers, schedules
-from simulate.experiments._common import PAPER_ESTIMATORS, PAPER_PAIRS, paper_estimator
+from simulate.experiments._common import (
+    PAPER_ESTIMATORS,
+    PAPER_PAIRS,
+    check_paper_estimators,
+    paper_estimator,
+)
 from simulate.pipeline.cells import run_in_process
 
 NAME = "toy"
@@ -99,11 +104,7 @@ class Config:
         return cls()
 
     def __post_init__(self) -> None:
-        unknown = set(self.estimators) - set(PAPER_ESTIMATORS)
-        if unknown:
-            raise ValueError(
-                f"unknown estimators {sorted(unknown)}; allowed: {', '.join(PAPER_ESTIMATORS)}"
-            )
+        check_paper_estimators(self.estimators)
         bad = set(self.samplers) - set(DISCRETE)
         if bad:
             raise ValueError(f"samplers {sorted(bad)}: allowed: {', '.join(DISCRETE)}")
