@@ -113,6 +113,14 @@ PAPER_ESTIMATORS: tuple[str, ...] = (
     "empirical",
     "empirical_l1",
 )
+#: The network settings of the paper experiments' full and quick presets (``paper_estimator``'s
+#: ``network`` keywords: ``L1NetworkDSM`` options, r of the weight penalty, r of the output one).
+PAPER_NETWORK: tuple[tuple[str, object], ...] = (
+    ("width", 64), ("depth", 2), ("iterations", 4000), ("r", 1e-3), ("r_output", 1e-2),
+)  # fmt: skip
+QUICK_NETWORK: tuple[tuple[str, object], ...] = (
+    ("width", 32), ("depth", 2), ("iterations", 1500), ("r", 1e-3), ("r_output", 1e-2),
+)  # fmt: skip
 #: (regularized, unregularized) pairs compared by the paper's claims.
 PAPER_PAIRS: tuple[tuple[str, str], ...] = (
     ("network_l1", "network"),

@@ -46,7 +46,9 @@ from simulate import samplers as sampling
 from simulate.estimators import memorization
 from simulate.experiments._common import (
     PAPER_ESTIMATORS,
+    PAPER_NETWORK,
     PAPER_PAIRS,
+    QUICK_NETWORK,
     check_paper_estimators,
     paper_data,
     paper_estimator,
@@ -77,9 +79,7 @@ class Config:
     n_train: int = 2000
     n_eval: int = 2000
     digits_train: int = 1000
-    toy_network: tuple[tuple[str, object], ...] = (
-        ("width", 64), ("depth", 2), ("iterations", 4000), ("r", 1e-3), ("r_output", 1e-2),
-    )  # fmt: skip
+    toy_network: tuple[tuple[str, object], ...] = PAPER_NETWORK
     digits_network: tuple[tuple[str, object], ...] = (
         ("width", 128), ("depth", 2), ("iterations", 6000), ("r", 1e-3), ("r_output", 1e-2),
     )  # fmt: skip
@@ -94,8 +94,7 @@ class Config:
             estimators=("network", "network_l1", "linear", "linear_l1"),
             n_train=500,
             n_eval=1000,
-            toy_network=(("width", 32), ("depth", 2), ("iterations", 1500), ("r", 1e-3),
-                         ("r_output", 1e-2)),
+            toy_network=QUICK_NETWORK,
         )  # fmt: skip
 
     @classmethod

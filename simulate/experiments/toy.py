@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,9 @@ import pandas as pd
 from simulate import divergences, exact, judge, models, samplers, schedules
 from simulate.experiments._common import (
     PAPER_ESTIMATORS,
+    PAPER_NETWORK,
     PAPER_PAIRS,
+    QUICK_NETWORK,
     check_paper_estimators,
     paper_estimator,
 )
@@ -77,10 +79,7 @@ class Config:
     estimators: tuple[str, ...] = PAPER_ESTIMATORS
     samplers: tuple[str, ...] = DISCRETE
     n_samples: int = 2000
-    network: tuple[tuple[str, object], ...] = field(
-        default=(("width", 64), ("depth", 2), ("iterations", 4000), ("r", 1e-3),
-                 ("r_output", 1e-2))
-    )  # fmt: skip
+    network: tuple[tuple[str, object], ...] = PAPER_NETWORK
     #: The networks are trained once on li(T_train) and tabulated for every li(T).
     T_train: int = 1000
     T_scatter: int = 50
@@ -95,8 +94,7 @@ class Config:
             estimators=("exact", "network", "network_l1", "linear", "linear_l1"),
             samplers=("ddpm_posterior", "ddim"),
             n_samples=2000,
-            network=(("width", 32), ("depth", 2), ("iterations", 1500), ("r", 1e-3),
-                     ("r_output", 1e-2)),
+            network=QUICK_NETWORK,
         )  # fmt: skip
 
     @classmethod
