@@ -44,6 +44,14 @@ def test_toy_rows_and_scatter(toy_table) -> None:
     assert summary.groupby(["T", "sampler"])["off_plane_exact_score"].nunique().max() == 1
     net = summary[summary["estimator"] == "network_l1"]
     assert net["x_input_cut"].all() and net["x_output_cut"].all()
+    # where the off-plane score depends on x_X alone, the X coordinate's exact law is known:
+    # the Monte Carlo E[X^2] must match its second moment within 4 SE
+    fact = summary[summary["off_plane_factorizes"].astype(bool)]
+    assert set(fact["estimator"]) == {"exact", "network_l1", "linear", "linear_l1"}
+    z = (fact["off_plane_ms"] - fact["off_plane_ms_exact_law"]) / fact["off_plane_se"]
+    assert np.all(np.abs(z) <= 4.0)
+    assert np.all(fact["off_plane_kl_exact"] >= 0)
+    assert summary[summary["estimator"] == "network"]["off_plane_kl_exact"].isna().all()
     # the networks' loss curves, one row per block of LOSS_EVERY Adam steps (800 / 50 = 16)
     losses = toy_table[toy_table["row_kind"] == "loss"]
     assert set(losses["estimator"]) == {"network", "network_l1"}

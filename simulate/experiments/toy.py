@@ -19,7 +19,12 @@ Measured per (T, n, estimator, sampler), from ``n_samples`` samples:
 * ``mmd2`` of the in-plane coordinates (Y, Z) against ``n_samples`` held-out data draws (a
   fixed Gaussian-kernel bandwidth, the median distance of the data), its standard error and
   the data-vs-data ``mmd2_floor``;
-* the network's share of zero weights and whether its X input and output are cut off.
+* the network's share of zero weights and whether its X input and output are cut off;
+* where the estimate's off-plane denoiser is a constant c (``constant_off_plane_denoiser``:
+  then its off-plane score depends on x_X alone and the X coordinate evolves on its own), the
+  X coordinate's exact law, its second moment ``off_plane_ms_exact_law`` (the Monte Carlo
+  E[X^2] is checked against it in the tests) and ``off_plane_kl_exact`` = KL(q_1,X || p_1,X)
+  in closed form (``off_plane_factorizes``; NaN where the estimate mixes X with the plane).
 
 A few samples of the networks at (T_scatter, the largest n, ddpm_posterior) are kept as rows
 of kind "sample" for the paper-style scatter (``plotting.plot_toy``), and each network's
@@ -137,6 +142,42 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     return rows
 
 
+#: Rounding allowed between the per-step constants c_t of an off-plane denoiser read back from
+#: the score by Tweedie, c = (x_X + v s_X) / a: a few ulps of x_X / a (|x| < 10 here).
+OFF_PLANE_C_ATOL = 1e-12
+
+
+def constant_off_plane_denoiser(
+    est: object, sch: schedules.Schedule, seed: int = 0
+) -> float | None:
+    """c when the estimate's off-plane score is (a c - x_X) / v with one constant c at every
+    step, else None.
+
+    Checked on a probe (64 points of each q_t, and the same X coordinates with other, 3x
+    wider, in-plane coordinates): c = (x_X + v s_X) / a must be the same at every probe point
+    and step within ``OFF_PLANE_C_ATOL`` (Tweedie's rounding), so the off-plane score depends
+    on x_X alone and is affine in it with slope -1/v. Then the X coordinate of every sampler evolves
+    on its own and its law is ``exact.coordinate_law([0], c, ...)`` exactly: the exact score,
+    the affine and empirical fits (whose training targets have X = 0), and a network whose
+    output F_X the penalty cut off (F_X = its bias). A probe cannot prove this everywhere;
+    for these estimators it holds by construction.
+    """
+    probe = models.PaperToy3D().sample(64, seed)
+    other = models.PaperToy3D().sample(64, seed + 1)
+    cs = []
+    for t in range(1, sch.T + 1):
+        level = sch.level(t)
+        a, v = math.sqrt(float(level)), level.v
+        z = np.random.default_rng([seed, t]).standard_normal(probe.shape)
+        x = np.ascontiguousarray(a * probe + math.sqrt(v) * z)
+        swapped = x.copy()
+        swapped[:, 1:] = 3.0 * (a * other[:, 1:] + math.sqrt(v) * z[:, 1:])
+        for points in (x, swapped):
+            cs.append((points[:, 0] + v * est.score(points, t)[:, 0]) / a)
+    c = np.concatenate(cs)
+    return float(np.median(c)) if np.max(np.abs(c - c[0])) <= OFF_PLANE_C_ATOL else None
+
+
 def _rows_at_T(config: Config, base: object, T: int, n: int, name: str) -> list[dict]:
     sch = schedules.li(T)
     est = base.fit(sch)
@@ -154,11 +195,19 @@ def _rows_at_T(config: Config, base: object, T: int, n: int, name: str) -> list[
             "x_output_cut": bool(cut["outputs"][0]),
             "final_loss": float(np.mean(est.loss_curve[-max(1, len(est.loss_curve) // 10):])),
         }
+    c = constant_off_plane_denoiser(est, sch, config.seed)
     rows: list[dict] = []
     for sampler in config.samplers:
         y = samplers.sample(est, sch, config.n_samples, seed=config.seed + 1, sampler=sampler)
         x2 = y[:, 0] ** 2
         off_exact = float(exact.coordinate_law([0.0], 0.0, sch, sampler, "normal").variances[0])
+        law_ms, law_kl = math.nan, math.nan
+        if c is not None:  # the X coordinate's exact law (constant_off_plane_denoiser)
+            law = exact.coordinate_law([0.0], c, sch, sampler, "normal")
+            m, var = float(law.mean[0]), float(law.variances[0])
+            law_ms = var + m * m
+            # KL(q_1,X || p_1,X) with q_1,X = N(0, v_1): 1-D Gaussians in closed form
+            law_kl = 0.5 * (v1 / var + m * m / var - 1.0 - math.log(v1 / var))
         mmd = divergences.mmd2(y[:, 1:], held, bandwidth)
         rows.append(
             {
@@ -173,6 +222,9 @@ def _rows_at_T(config: Config, base: object, T: int, n: int, name: str) -> list[
                 "off_plane_se": float(x2.std(ddof=1) / math.sqrt(x2.size)),
                 "off_plane_target": v1,
                 "off_plane_exact_score": off_exact,
+                "off_plane_factorizes": c is not None,
+                "off_plane_ms_exact_law": law_ms,
+                "off_plane_kl_exact": law_kl,
                 "mmd2": mmd.value,
                 "mmd2_se": mmd.se,
                 "mmd2_floor": floor.value,
@@ -187,11 +239,11 @@ def _rows_at_T(config: Config, base: object, T: int, n: int, name: str) -> list[
             and sampler == "ddpm_posterior"
             and name in ("exact", "network", "network_l1")
         ):
-            for i, (a, b, c) in enumerate(y[: config.n_scatter]):
+            for i, point in enumerate(y[: config.n_scatter]):
                 rows.append(
                     {"row_kind": "sample", "T": int(T), "n": int(n), "estimator": name,
                      "sampler": sampler, "seed": config.seed, "sample": i,
-                     "x": float(a), "y": float(b), "z": float(c)}
+                     "x": float(point[0]), "y": float(point[1]), "z": float(point[2])}
                 )  # fmt: skip
     return rows
 
@@ -290,5 +342,20 @@ def report_section(df: pd.DataFrame) -> str:
     ]
     for name, row in pivot.iterrows():
         cells_ = " | ".join(f"{row[T] / exact_row[T]:.3g}" for T in pivot.columns)
+        lines.append(f"| {name} | {cells_} |")
+    kl = part.pivot_table(
+        index="estimator", columns="T", values="off_plane_kl_exact", sort=False, dropna=False
+    )
+    lines += [
+        "",
+        "Exact KL(q_1 || p_1) of the off-plane coordinate, where the estimate's off-plane score "
+        "depends on x_X alone (its law is then closed-form; blank where it mixes X with the "
+        "plane):",
+        "",
+        "| estimator | " + " | ".join(f"T = {int(T)}" for T in kl.columns) + " |",
+        "|---|" + "---|" * len(kl.columns),
+    ]
+    for name, row in kl.iterrows():
+        cells_ = " | ".join("" if np.isnan(row[T]) else f"{row[T]:.3g}" for T in kl.columns)
         lines.append(f"| {name} | {cells_} |")
     return "\n".join(lines) + "\n"
