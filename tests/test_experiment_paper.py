@@ -187,6 +187,8 @@ def test_r_guidance_picks_and_judging() -> None:
         rg.Config(pairs=(("toy", "gan"),))
     with pytest.raises(ValueError, match="r_values"):
         rg.Config(r_values=(-1.0, 0.0))
+    with pytest.raises(ValueError, match="must include 0"):
+        rg.Config(r_values=(1e-3, 1e-2))
 
 
 def _toy_rows(name: str, off: list[float], se: float = 1e-9) -> list[dict]:

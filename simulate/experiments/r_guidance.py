@@ -84,6 +84,8 @@ class Config:
                 )
         if len(self.r_values) < 2 or any(not (r >= 0 and math.isfinite(r)) for r in self.r_values):
             raise ValueError(f"r_values={self.r_values}: need >= 2 finite values >= 0")
+        if 0.0 not in self.r_values:  # the unregularized reference of picks() and the report
+            raise ValueError(f"r_values={self.r_values} must include 0 (the unregularized fit)")
         if not 2 <= self.digits_train <= DIGITS_N - 4:
             raise ValueError(
                 f"digits_train={self.digits_train} is out of range; allowed: 2..{DIGITS_N - 4}"
@@ -169,7 +171,7 @@ def picks(df: pd.DataFrame) -> pd.DataFrame:
                 "r_best": float(b["r"]),
                 "mmd2_at_r_val": float(v["mmd2"]),
                 "mmd2_at_r_best": float(b["mmd2"]),
-                "mmd2_at_r0": float(grp.loc[grp["r"].idxmin(), "mmd2"]),
+                "mmd2_at_r0": float(grp.loc[grp["r"] == 0.0, "mmd2"].iloc[0]),
                 "quality_lost": lost,
                 "quality_lost_se": se,
                 "z": lost / se if se > 0 else (0.0 if lost == 0 else math.inf),

@@ -129,9 +129,13 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     model = models.PaperToy3D()
     network = {**dict(config.network), "train_schedule": schedules.li(config.T_train)}
     base = paper_estimator(name, model, config.seed, network, n=int(n))
+    held = _held_out(config)[:, 1:]
+    bandwidth = divergences.median_bandwidth(held, held)
+    half = config.n_samples // 2
+    floor = divergences.mmd2(held[:half], held[half:], bandwidth)
     rows: list[dict] = []
     for T in config.T_values:
-        rows += _rows_at_T(config, base, int(T), int(n), name)
+        rows += _rows_at_T(config, base, int(T), int(n), name, held, bandwidth, floor)
     curve = getattr(base, "loss_curve", None)  # base was fitted in place at the first T
     if curve is not None:  # the network's training objective, every LOSS_EVERY-th step
         for k in range(0, curve.size, LOSS_EVERY):
@@ -156,10 +160,10 @@ def constant_off_plane_denoiser(
     Checked on a probe (64 points of each q_t, and the same X coordinates with other, 3x
     wider, in-plane coordinates): c = (x_X + v s_X) / a must be the same at every probe point
     and step within ``OFF_PLANE_C_ATOL`` (Tweedie's rounding), so the off-plane score depends
-    on x_X alone and is affine in it with slope -1/v. Then the X coordinate of every sampler evolves
-    on its own and its law is ``exact.coordinate_law([0], c, ...)`` exactly: the exact score,
-    the affine and empirical fits (whose training targets have X = 0), and a network whose
-    output F_X the penalty cut off (F_X = its bias). A probe cannot prove this everywhere;
+    on x_X alone and is affine in it with slope -1/v. Then the X coordinate of every sampler
+    evolves on its own and its law is ``exact.coordinate_law([0], c, ...)`` exactly: the exact
+    score, the affine and empirical fits (whose training targets have X = 0), and a network
+    whose output F_X the penalty cut off (F_X = its bias). A probe cannot prove this everywhere;
     for these estimators it holds by construction.
     """
     probe = models.PaperToy3D().sample(64, seed)
@@ -178,13 +182,14 @@ def constant_off_plane_denoiser(
     return float(np.median(c)) if np.max(np.abs(c - c[0])) <= OFF_PLANE_C_ATOL else None
 
 
-def _rows_at_T(config: Config, base: object, T: int, n: int, name: str) -> list[dict]:
+def _rows_at_T(
+    config: Config, base: object, T: int, n: int, name: str,
+    held: np.ndarray, bandwidth: float, floor: divergences.Estimate,
+) -> list[dict]:
+    """The rows of one T; ``held`` (the in-plane held-out draws), the kernel ``bandwidth``
+    and the data-vs-data MMD^2 ``floor`` are the cell's, shared by every T."""
     sch = schedules.li(T)
     est = base.fit(sch)
-    held = _held_out(config)[:, 1:]
-    bandwidth = divergences.median_bandwidth(held, held)
-    half = config.n_samples // 2
-    floor = divergences.mmd2(held[:half], held[half:], bandwidth)
     v1 = float(sch.level(1).v)
     extra = {}
     if hasattr(est, "zero_fraction"):
