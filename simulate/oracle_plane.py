@@ -121,15 +121,22 @@ def plane_noised_density(score_fn: PlaneScoreFn, alpha_bar: float, grid: Grid) -
     return q / trapezoid2(q, grid.h)
 
 
-def _stochastic_step(p: np.ndarray, m: np.ndarray, c: float, grid: Grid) -> np.ndarray:
+def _sources(p: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes that carry mass (``SOURCE_NEGLIGIBLE``), as flat indices, and their masses
+    h^2 p. Only these move: the score is evaluated there and nowhere else."""
+    w = (grid.h * grid.h) * p.ravel()
+    keep = np.flatnonzero(w > SOURCE_NEGLIGIBLE * np.max(w))
+    return keep, w[keep]
+
+
+def _stochastic_step(w: np.ndarray, m: np.ndarray, c: float, grid: Grid) -> np.ndarray:
+    """p_{t-1} on the grid from the sources' masses ``w`` and their means ``m`` (K, 2)."""
     h, n = grid.h, grid.n
-    w = (h * h) * p.ravel()
-    keep = w > SOURCE_NEGLIGIBLE * np.max(w)
     c_scatter = c if c <= SPLIT * h else SCATTER_C * h
     out = np.zeros((n, n))
     _scatter_gaussian_2d(
-        np.ascontiguousarray(w[keep]), np.ascontiguousarray(m[keep, 0]),
-        np.ascontiguousarray(m[keep, 1]), grid.lo, h, c_scatter, REACH, CHUNKS, out,
+        np.ascontiguousarray(w), np.ascontiguousarray(m[:, 0]),
+        np.ascontiguousarray(m[:, 1]), grid.lo, h, c_scatter, REACH, CHUNKS, out,
     )  # fmt: skip
     if c_scatter < c:
         rest = math.sqrt(c * c - c_scatter * c_scatter)
@@ -242,6 +249,8 @@ def plane_laws(
         y = _points(grid)
         p = np.exp(-0.5 * np.sum(y * y, axis=1)).reshape(grid.n, grid.n) / (2.0 * math.pi)
         for t in range(schedule.T, t_stop, -1):
-            m = coef.A[t - 1] * y + coef.B[t - 1] * score_fn(y, schedule.level(t))
-            p = _stochastic_step(p, m, float(coef.C[t - 1]), grid)
+            keep, w = _sources(p, grid)
+            yk = np.ascontiguousarray(y[keep])
+            m = coef.A[t - 1] * yk + coef.B[t - 1] * score_fn(yk, schedule.level(t))
+            p = _stochastic_step(w, m, float(coef.C[t - 1]), grid)
     return PlaneLaws(grid, t_stop, q, p)

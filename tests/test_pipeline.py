@@ -236,3 +236,25 @@ def test_figures_never_import_experiments() -> None:
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
     ]
     assert not [m for m in names if m.startswith("simulate.experiments")]
+
+
+def test_claims_tests_run_beside_the_cells_and_are_cached(tmp_path: Path, monkeypatch) -> None:
+    """The claims' tests start at once in a subprocess; result() collects them, stores the
+    outcome, and a second run reuses it without a process."""
+    from simulate.pipeline import theory_check
+
+    nodes = [
+        "tests/test_pipeline.py::test_seed_for_is_a_function_of_names",
+        "tests/test_pipeline.py::test_executor_choice_and_bad_scheduler",
+    ]
+    monkeypatch.setattr(theory_check, "claim_tests", lambda: nodes)
+    run = theory_check.ClaimTestRun(tmp_path)
+    assert run._process is not None  # started, not yet waited for
+    out = run.result()
+    assert out == {node: "passed" for node in nodes}
+    assert run.seconds > 0.0
+    again = theory_check.ClaimTestRun(tmp_path)
+    assert again._process is None and again.result() == out
+    stopped = theory_check.ClaimTestRun(None)
+    stopped.stop()
+    assert stopped._process is not None and stopped._process.returncode is not None

@@ -89,13 +89,20 @@ def make_figures(
     """Run, judge and write everything (module docstring)."""
     from simulate import experiments, plotting, report
     from simulate.experiments._common import code_version
-    from simulate.pipeline.theory_check import run_claim_tests
+    from simulate.pipeline.theory_check import ClaimTestRun
 
     start = time.perf_counter()
     modules = {name: experiments.get(name) for name in names}
     configs = {name: preset_config(m, preset) for name, m in modules.items()}
     tasks = [t for name, m in modules.items() for t in tasks_for(m, configs[name])]
-    outcomes = run_tasks(tasks, executor, cache, threads=threads, progress=progress)
+    # The claims' tests run beside the cells (one process; cached by code version).
+    claim_run = ClaimTestRun(Path(cache.root) if cache.root else None) if theory_tests else None
+    try:
+        outcomes = run_tasks(tasks, executor, cache, threads=threads, progress=progress)
+    except BaseException:
+        if claim_run is not None:
+            claim_run.stop()
+        raise
     by_exp: dict[str, list[Any]] = defaultdict(list)
     seconds: dict[str, float] = defaultdict(float)
     for o in outcomes:
@@ -116,10 +123,11 @@ def make_figures(
             verdicts.extend(module.verdicts(df))
         seconds[f"{name}:verdicts"] += time.perf_counter() - t0
     outcomes_by_test = None
-    if theory_tests:
+    if claim_run is not None:
         t0 = time.perf_counter()
-        outcomes_by_test = run_claim_tests(Path(cache.root) if cache.root else None)
-        seconds["pytest (claims' tests)"] += time.perf_counter() - t0
+        outcomes_by_test = claim_run.result()
+        seconds["pytest (claims' tests, beside the cells)"] += claim_run.seconds
+        seconds["waiting for the claims' tests after the cells"] += time.perf_counter() - t0
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["claim_tests", "run_claim_tests"]
+__all__ = ["ClaimTestRun", "claim_tests", "run_claim_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,35 +72,85 @@ def _outcomes(xml_path: Path, node_ids: list[str]) -> dict[str, str]:
     return out
 
 
+def _duration(xml_path: Path) -> float:
+    root = ET.parse(xml_path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    return float(sum(float(s.get("time", 0.0)) for s in suites))
+
+
+class ClaimTestRun:
+    """The claims' tests, started in a subprocess at once; ``result()`` waits for them.
+
+    ``regdiff figures`` starts the run before the cells, so the tests (one process) use the
+    CPU time the cells leave idle instead of adding their own wall time at the end. A cached
+    outcome (same code version and test files) is returned without starting anything.
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.nodes = claim_tests()
+        self._result: dict[str, str] | None = None
+        #: The tests' own duration (pytest's, from its JUnit report); 0 when not run.
+        self.seconds = 0.0
+        self._process: subprocess.Popen | None = None
+        self._cache: Path | None = None
+        if not (ROOT / "theory" / "conftest.py").exists():
+            self._result = {node: "not run (tests not installed)" for node in self.nodes}
+            return
+        if cache_dir is not None:
+            self._cache = Path(cache_dir) / "theory-tests" / f"{_key(self.nodes)}.json"
+            if self._cache.exists():
+                self._result = json.loads(self._cache.read_text())
+                return
+        self._tmp = tempfile.mkdtemp(prefix="regdiff-claims-")
+        self._xml = Path(self._tmp) / "junit.xml"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        cmd += [f"--junitxml={self._xml}"]
+        # xunit1 keeps the record_property values some tests attach (xunit2 warns, and
+        # warnings are errors here).
+        cmd += ["-o", "junit_family=xunit1"]
+        env = {**os.environ, "MPLBACKEND": "Agg"}
+        self._process = subprocess.Popen(
+            [*cmd, *self.nodes],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def result(self) -> dict[str, str]:
+        """Outcome of every named test: passed / failed / skipped / not collected."""
+        if self._result is not None:
+            return self._result
+        assert self._process is not None
+        try:
+            self._process.wait()
+            if self._xml.exists():
+                out = _outcomes(self._xml, self.nodes)
+                self.seconds = _duration(self._xml)
+            else:
+                out = {n: "not run (pytest failed)" for n in self.nodes}
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._cache is not None:
+            self._cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp_file = self._cache.with_suffix(".tmp")
+            tmp_file.write_text(json.dumps(out, indent=1))
+            os.replace(tmp_file, self._cache)
+        self._result = out
+        return out
+
+    def stop(self) -> None:
+        """End a run whose outcome is no longer wanted (the cells failed to run)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._process is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
 def run_claim_tests(cache_dir: Path | None = None) -> dict[str, str]:
     """Outcome of every test the registry names: passed / failed / skipped / not collected.
 
     Without the source tree (an installed package without tests) every test reads "not run".
     """
-    nodes = claim_tests()
-    if not (ROOT / "theory" / "conftest.py").exists():
-        return {node: "not run (tests not installed)" for node in nodes}
-    cache = None
-    if cache_dir is not None:
-        cache = Path(cache_dir) / "theory-tests" / f"{_key(nodes)}.json"
-        if cache.exists():
-            return json.loads(cache.read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        xml = Path(tmp) / "junit.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}"]
-        # xunit1 keeps the record_property values some tests attach (xunit2 warns, and
-        # warnings are errors here).
-        cmd += ["-o", "junit_family=xunit1"]
-        env = {**os.environ, "MPLBACKEND": "Agg"}
-        subprocess.run(
-            [*cmd, *nodes], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-        )
-        out = (
-            _outcomes(xml, nodes) if xml.exists() else {n: "not run (pytest failed)" for n in nodes}
-        )
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp_file = cache.with_suffix(".tmp")
-        tmp_file.write_text(json.dumps(out, indent=1))
-        os.replace(tmp_file, cache)
-    return out
+    return ClaimTestRun(cache_dir).result()
