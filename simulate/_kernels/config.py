@@ -16,10 +16,11 @@ compiled both serially and in parallel. So the cache folder is keyed by
 and any edit anywhere in ``simulate`` starts a new folder. Only the project's own kernels are
 cached: a function written outside ``simulate`` (a user's score kernel, a notebook's), or a
 closure over one, compiles in memory as before, since its source is not in the hash (and a
-kernel defined in a notebook cannot be reloaded by another process). BASE is ``$REGDIFF_NUMBA_CACHE``,
-else ``$NUMBA_CACHE_DIR/regdiff``, else ``~/.cache/regdiff/numba`` (``$XDG_CACHE_HOME``
-respected); ``REGDIFF_NUMBA_CACHE=off`` compiles in memory only, as does a folder that cannot
-be written. Old folders are not removed (delete BASE to reclaim the space).
+kernel defined in a notebook cannot be reloaded by another process).
+
+BASE is ``$REGDIFF_NUMBA_CACHE``, else ``$NUMBA_CACHE_DIR/regdiff``, else
+``~/.cache/regdiff/numba`` (``$XDG_CACHE_HOME`` respected); ``REGDIFF_NUMBA_CACHE=off``
+compiles in memory only, as does a folder that cannot be written. Old folders are not removed (delete BASE to reclaim the space).
 """
 
 from __future__ import annotations
