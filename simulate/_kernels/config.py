@@ -20,7 +20,8 @@ kernel defined in a notebook cannot be reloaded by another process).
 
 BASE is ``$REGDIFF_NUMBA_CACHE``, else ``$NUMBA_CACHE_DIR/regdiff``, else
 ``~/.cache/regdiff/numba`` (``$XDG_CACHE_HOME`` respected); ``REGDIFF_NUMBA_CACHE=off``
-compiles in memory only, as does a folder that cannot be written. Old folders are not removed (delete BASE to reclaim the space).
+compiles in memory only, as does a folder that cannot be written. Old folders are not
+removed (delete BASE to reclaim the space; a folder holds about 10 MB).
 """
 
 from __future__ import annotations
