@@ -10,6 +10,7 @@ import pytest
 
 from simulate import estimators, exact, models, samplers, schedules
 from simulate._kernels.estimators import (
+    _denoiser_empirical,
     _loo_denoiser_rows,
     _score_affine,
     _score_empirical,
@@ -73,6 +74,36 @@ def test_empirical_kernels_match_twins(alpha_bar: float) -> None:
     for k in range(x.shape[0]):
         want = ref.empirical_denoiser(x[k : k + 1], points, alpha_bar, exclude=int(rows[k]))
         np.testing.assert_allclose(out[k], want[0], rtol=TWIN_RTOL, atol=1e-12)
+
+
+def test_empirical_kernel_skips_only_weights_that_are_exactly_zero() -> None:
+    """At small v most posterior weights underflow; the kernel skips their exponentials.
+    Against the same sums written out in Python with every exp taken (IEEE arithmetic in the
+    same order), the denoiser is equal bit for bit, not just within a tolerance."""
+    rng = np.random.default_rng(5)
+    points = rng.standard_normal((400, 3)) * 2.0
+    x = rng.standard_normal((6, 3)) * 2.0
+    for alpha_bar in (1.0 - 1e-6, 0.999, 0.5):
+        v = noise_variance(alpha_bar)
+        a = math.sqrt(alpha_bar)
+        got = _rows_one_by_one(_denoiser_empirical, x, 1, alpha_bar, (points,))
+        for k in range(x.shape[0]):
+            logw = []
+            for p in points:
+                sq = 0.0  # a plain loop: sum() may compensate (Python >= 3.12)
+                for j in range(3):
+                    sq += (x[k, j] - a * p[j]) * (x[k, j] - a * p[j])
+                logw.append(-sq / (2.0 * v))
+            top = max(logw)
+            acc, total = [0.0, 0.0, 0.0], 0.0
+            for lw, p in zip(logw, points, strict=True):
+                w = math.exp(lw - top)
+                total += w
+                acc = [acc[j] + w * p[j] for j in range(3)]
+            assert [acc[j] / total for j in range(3)] == got[k].tolist()
+        if alpha_bar > 0.99999:  # the case the skip is for: most weights are exactly 0
+            zero = [math.exp(lw - top) == 0.0 for lw in logw]
+            assert sum(zero) > len(zero) // 2
 
 
 def test_affine_kernel_matches_twin() -> None:

@@ -46,6 +46,12 @@ def _score_affine(x, t, alpha_bar_t, v_t, params, out):
         out[i] = acc + bt[i]
 
 
+#: exp(z) is exactly 0.0 in float64 below z = -745.13 (the smallest subnormal is 4.9e-324);
+#: the posterior weights below this are skipped, which leaves every sum bit for bit the same
+#: and saves the exponentials of the far points, most of them once v_t is small.
+_EXP_IS_ZERO = -745.2
+
+
 @jit
 def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, exclude, out):
     """Dhat(x) = E[X_0 | X_t = x] under the empirical law of ``points`` (SCIENCE.md 4.2).
@@ -75,8 +81,8 @@ def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, exclude, out):
         out[j] = 0.0
     total = 0.0
     for i in range(n):
-        if i == exclude:
-            continue
+        if i == exclude or logw[i] - top < _EXP_IS_ZERO:
+            continue  # its weight exp(logw - top) is exactly 0.0: adding it changes nothing
         w = math.exp(logw[i] - top)
         total += w
         for j in range(d):

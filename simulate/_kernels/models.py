@@ -66,42 +66,35 @@ def _score_subspace_gaussian(x, t, alpha_bar_t, v_t, params, out):
 
 
 @jit
-def _mixture_component(x, a, v, mean, basis, lam, diff, u, exact_residual):
-    """Terms of one component N(a mu, C), C = a^2 U diag(lam) U^T + v I, at the row ``x``.
+def _mixture_offsets(x, a, means, bases, j, diff, u, exact_residual):
+    """Offsets of the row ``x`` from component j's mean a mu_j in its basis U_j.
 
-    Writes ``u`` = U^T (x - a mu) and the residual ``diff`` = (I - U U^T)(x - a mu)
-    (set to exactly 0 when ``exact_residual``, i.e. U spans R^d); returns the quadratic
-    form (x - a mu)^T C^(-1) (x - a mu) and log det C.
+    Writes ``u`` = U_j^T (x - a mu_j) and the residual ``diff`` = (I - U_j U_j^T)(x - a mu_j)
+    (set to exactly 0 when ``exact_residual``, i.e. U_j spans R^d); returns ||diff||^2 (0
+    then).
     """
     d = x.shape[0]
-    r = lam.shape[0]
+    r = u.shape[0]
     for i in range(d):
-        diff[i] = x[i] - a * mean[i]
+        diff[i] = x[i] - a * means[j, i]
     for c in range(r):
         u[c] = 0.0
     for i in range(d):
         di = diff[i]
         for c in range(r):
-            u[c] += basis[i, c] * di
-    quad = 0.0
-    log_det = (d - r) * math.log(v)
-    for c in range(r):
-        prec = a * a * lam[c] + v
-        quad += u[c] * u[c] / prec
-        log_det += math.log(prec)
+            u[c] += bases[j, i, c] * di
+    res2 = 0.0
     if exact_residual:
         for i in range(d):
             diff[i] = 0.0
     else:
-        res2 = 0.0
         for i in range(d):
             proj = 0.0
             for c in range(r):
-                proj += basis[i, c] * u[c]
+                proj += bases[j, i, c] * u[c]
             diff[i] -= proj
             res2 += diff[i] * diff[i]
-        quad += res2 / v
-    return quad, log_det
+    return res2
 
 
 @jit
@@ -111,10 +104,12 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
     score(x) = -sum_j w_j(x) C_j^(-1) (x - a mu_j),  C_j = a^2 Sigma_j + v I,
     w = softmax_j(log pi_j + log N(x; a mu_j, C_j)), by log-sum-exp (largest term first
     subtracted). With the residual e_j = (I - U_j U_j^T)(x - a mu_j) and u_j = U_j^T (x - a mu_j),
-    C_j^(-1) (x - a mu_j) = e_j / v + U_j (u_j / (a^2 lam_j + v)).
-    ``params = (means (J, d), bases (J, d, r), lams (J, r), log_weights (J,))``; r = 0 gives
-    the empirical distribution of the means (Sigma_j = 0); r = d means every U_j spans R^d
-    and e_j = 0 exactly.
+    C_j^(-1) (x - a mu_j) = e_j / v + U_j (u_j / (a^2 lam_j + v)), the quadratic form is
+    sum_c u_jc^2 / (a^2 lam_jc + v) + ||e_j||^2 / v and log det C_j = (d - r) log v +
+    sum_c log(a^2 lam_jc + v). ``params = (means (J, d), bases (J, d, r), lams (J, r),
+    log_weights (J,))``; r = 0 gives the empirical distribution of the means (Sigma_j = 0);
+    r = d means every U_j spans R^d and e_j = 0 exactly. log v is taken once per row and the
+    log-determinants in the weights' pass only.
     """
     means, bases, lams, log_weights = params
     a = math.sqrt(alpha_bar_t)
@@ -122,14 +117,21 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
     n_comp, d = means.shape
     r = lams.shape[1]
     exact_residual = r == d
+    log_v = math.log(v)
     diff = np.empty(d)
     u = np.empty(r)
     log_w = np.empty(n_comp)
     top = -np.inf
     for j in range(n_comp):
-        quad, log_det = _mixture_component(
-            x, a, v, means[j], bases[j], lams[j], diff, u, exact_residual
-        )
+        res2 = _mixture_offsets(x, a, means, bases, j, diff, u, exact_residual)
+        quad = 0.0
+        log_det = (d - r) * log_v
+        for c in range(r):
+            prec = a * a * lams[j, c] + v
+            quad += u[c] * u[c] / prec
+            log_det += math.log(prec)
+        if not exact_residual:
+            quad += res2 / v
         log_w[j] = log_weights[j] - 0.5 * quad - 0.5 * log_det
         if log_w[j] > top:
             top = log_w[j]
@@ -143,15 +145,13 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
         w = log_w[j] / total
         if w == 0.0:
             continue
-        _mixture_component(x, a, v, means[j], bases[j], lams[j], diff, u, exact_residual)
-        basis = bases[j]
-        lam = lams[j]
+        _mixture_offsets(x, a, means, bases, j, diff, u, exact_residual)
         for c in range(r):
-            u[c] /= a * a * lam[c] + v
+            u[c] /= a * a * lams[j, c] + v
         for i in range(d):
             acc = diff[i] / v
             for c in range(r):
-                acc += basis[i, c] * u[c]
+                acc += bases[j, i, c] * u[c]
             out[i] -= w * acc
 
 
