@@ -2,19 +2,22 @@
 
     python -m benchmarks.bench_executors [--experiment catalogue] [--preset quick]
 
-Runs every cell of one experiment (no cache, cold: every way starts fresh processes that
-compile their own kernels, as a real run does) three ways: one worker process with every
-numba thread (``--jobs 1``, the baseline), 2 local worker processes with cores / 2 threads
-each (``--jobs 2``) and a 2-worker Dask LocalCluster (``--scheduler local --jobs 2``; needs
-``pip install -e ".[cluster]"``). Also checks that the three give identical value columns.
-The baseline already uses every core inside the numba kernels (prange over samples), so the
-speed-up measures what cell parallelism adds on top of thread parallelism.
+Runs every cell of one experiment (no cell cache, cold: every way starts fresh processes with
+an empty kernel cache of its own, so each compiles its kernels as a first run does) four
+ways: one worker process with one numba thread (the baseline of cell parallelism), one worker
+with every thread (``--jobs 1``), 2 local worker processes with cores / 2 threads each
+(``--jobs 2``) and a 2-worker Dask LocalCluster (``--scheduler local --jobs 2``; needs
+``pip install -e ".[cluster]"``). Also checks that all give identical value columns. Two
+speed-ups are printed: against one thread (what cell parallelism gives) and against one
+worker with every thread (what it adds on top of the kernels' own thread parallelism, prange
+over samples).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 
 from simulate import experiments
@@ -43,6 +46,7 @@ def main() -> None:
     print(f"{args.experiment} ({args.preset}): {len(tasks)} cells; {cores} cores")
     cache = CellCache(None)
     ways = {
+        "one worker process, one thread": (ProcessExecutor(1), 1),
         "one worker process, all threads": (ProcessExecutor(1), cores),
         f"{args.workers} worker processes": (ProcessExecutor(args.workers), cores // args.workers),
     }
@@ -57,19 +61,23 @@ def main() -> None:
         print("(dask.distributed not installed: skipped)")
     seconds, tables = {}, {}
     for name, (executor, threads) in ways.items():
+        # an empty kernel cache per way: no way loads what an earlier one compiled
+        os.environ["REGDIFF_NUMBA_CACHE"] = tempfile.mkdtemp(prefix="bench-kernels-")
         start = time.perf_counter()
         outcomes = run_tasks(tasks, executor, cache, threads=threads)
         seconds[name] = time.perf_counter() - start
         tables[name], failed = assemble(outcomes)
         if failed:
             raise SystemExit(f"{name}: {len(failed)} cell(s) failed")
+    one = seconds["one worker process, one thread"]
     base = seconds["one worker process, all threads"]
     first = next(iter(tables.values()))
     columns = value_columns(first)
-    print(f"{'executor':36s} {'seconds':>8s} {'speed-up':>9s}  identical values")
-    for name, s in seconds.items():
+    head = f"{'executor':36s} {'seconds':>8s} {'vs 1 thread':>12s} {'vs 1 worker':>12s}"
+    print(head + "  identical values")
+    for name, sec in seconds.items():
         same = tables[name][columns].equals(first[columns])
-        print(f"{name:36s} {s:8.1f} {base / s:9.2f}  {same}")
+        print(f"{name:36s} {sec:8.1f} {one / sec:12.2f} {base / sec:12.2f}  {same}")
 
 
 if __name__ == "__main__":
