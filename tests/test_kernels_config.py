@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from simulate._kernels import JIT_OPTIONS, config, jit, rng
+from simulate._sources import source_hash
 
 
 def _absorb(x, y):
@@ -68,14 +69,14 @@ def test_a_second_process_loads_the_kernels_the_first_compiled(tmp_path: Path) -
     assert second["hits"] >= 1 and second["misses"] == 0
     assert second["score"] == first["score"]
     folder = Path(second["path"])
-    assert folder.is_relative_to(tmp_path / config._source_hash() / "parallel")
+    assert folder.is_relative_to(tmp_path / source_hash(("simulate",), digits=16) / "parallel")
 
 
-def test_the_cache_folder_separates_builds_and_skips_foreign_functions(monkeypatch) -> None:
+def test_the_cache_folder_separates_builds_and_skips_foreign_functions() -> None:
     folder = config.kernel_cache_dir()
     if folder is None:
         pytest.skip("the kernel cache is off in this environment")
-    assert folder.name == config._source_hash()
+    assert folder.name == source_hash(("simulate",), digits=16)
     serial = jit(rng._philox_words.py_func)  # a project function: cached, per build
     parallel = jit(rng._philox_words.py_func, parallel=True)
     assert Path(serial.stats.cache_path).is_relative_to(folder / "serial")

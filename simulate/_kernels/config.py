@@ -38,21 +38,13 @@ from typing import Any
 import numba
 from numba.core.caching import FunctionCache
 
+from simulate._sources import source_hash
+
 #: Options of every jitted kernel. ``error_model="numpy"`` makes 1/0 give inf instead of
 #: raising, as NumPy does, so the twins and kernels follow the same rules.
 JIT_OPTIONS: dict[str, Any] = {"fastmath": False, "error_model": "numpy"}
 
 _OFF = ("0", "off", "no", "false", "none")
-
-
-def _source_hash() -> str:
-    """sha256 of the path and bytes of every ``.py`` file of ``simulate`` (16 hex digits)."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,7 +61,7 @@ def kernel_cache_dir() -> Path | None:
     else:
         home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         base = Path(home) / "regdiff" / "numba"
-    folder = base.expanduser() / _source_hash()
+    folder = base.expanduser() / source_hash(("simulate",), digits=16)
     try:
         for build in ("serial", "parallel"):
             (folder / build).mkdir(parents=True, exist_ok=True)
@@ -153,14 +145,13 @@ def jit(
     """
 
     def wrap(f: Any) -> Any:
+        dispatcher = numba.njit(parallel=parallel, inline=inline, **JIT_OPTIONS)(f)
         cached = cache and inline == "never" and _cacheable(f)
         folder = kernel_cache_dir() if cached else None
-        if folder is None:
-            return numba.njit(parallel=parallel, inline=inline, **JIT_OPTIONS)(f)
-        dispatcher = numba.njit(parallel=parallel, inline=inline, **JIT_OPTIONS)(f)
-        with _numba_cache_dir(folder / ("parallel" if parallel else "serial")):
-            # what ``cache=True`` does (Dispatcher.enable_caching), with the keyed cache
-            dispatcher._cache = _ProjectFunctionCache(f)
+        if folder is not None:
+            with _numba_cache_dir(folder / ("parallel" if parallel else "serial")):
+                # what ``cache=True`` does (Dispatcher.enable_caching), with the keyed cache
+                dispatcher._cache = _ProjectFunctionCache(f)
         return dispatcher
 
     return wrap if func is None else wrap(func)

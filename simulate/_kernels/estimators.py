@@ -29,6 +29,7 @@ import numpy as np
 
 from simulate._kernels.config import jit
 from simulate._kernels.lasso import _soft_threshold
+from simulate._kernels.models import _EXP_UNDERFLOW
 
 
 @jit
@@ -44,12 +45,6 @@ def _score_affine(x, t, alpha_bar_t, v_t, params, out):
         for j in range(d):
             acc += row[j] * x[j]
         out[i] = acc + bt[i]
-
-
-#: exp(z) is exactly 0.0 in float64 below z = -745.13 (the smallest subnormal is 4.9e-324);
-#: the posterior weights below this are skipped, which leaves every sum bit for bit the same
-#: and saves the exponentials of the far points, most of them once v_t is small.
-_EXP_IS_ZERO = -745.2
 
 
 @jit
@@ -81,8 +76,11 @@ def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, exclude, out):
         out[j] = 0.0
     total = 0.0
     for i in range(n):
-        if i == exclude or logw[i] - top < _EXP_IS_ZERO:
-            continue  # its weight exp(logw - top) is exactly 0.0: adding it changes nothing
+        if i == exclude or logw[i] - top < -_EXP_UNDERFLOW:
+            # its weight exp(logw - top) is exactly 0.0 (float64 exp underflows below -745.13),
+            # so skipping it leaves every sum bit for bit the same and saves the exponentials
+            # of the far points, most of them once v_t is small
+            continue
         w = math.exp(logw[i] - top)
         total += w
         for j in range(d):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from simulate._sources import source_hash
 
 __all__ = [
     "check_paper_estimators",
@@ -32,15 +32,7 @@ def code_version() -> str:
 
     It changes exactly when the code that produced a result changes, with or without git.
     """
-    root = Path(__file__).resolve().parents[2]
-    h = hashlib.sha256()
-    for package in ("simulate", "theory"):
-        for path in sorted((root / package).rglob("*.py")):
-            if "test_" in path.name:
-                continue
-            h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return source_hash(("simulate", "theory"))
 
 
 def provenance() -> dict[str, object]:

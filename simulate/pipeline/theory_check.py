@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["ClaimTestRun", "claim_tests", "run_claim_tests"]
+__all__ = ["ClaimTestRun", "claim_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,13 +73,15 @@ def _outcomes(xml_path: Path, node_ids: list[str]) -> dict[str, str]:
 
 
 def _duration(xml_path: Path) -> float:
-    root = ET.parse(xml_path).getroot()
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    """Seconds pytest spent, summed over the report's test suites."""
+    suites = ET.parse(xml_path).getroot().iter("testsuite")  # the root itself, if it is one
     return float(sum(float(s.get("time", 0.0)) for s in suites))
 
 
 class ClaimTestRun:
-    """The claims' tests, started in a subprocess at once; ``result()`` waits for them.
+    """The claims' tests, started in a subprocess at once; ``result()`` waits for them and
+    gives each named test's outcome (passed / failed / skipped / not collected; "not run"
+    without the source tree, as in an installed package without tests).
 
     ``regdiff figures`` starts the run before the cells, so the tests (one process) use the
     CPU time the cells leave idle instead of adding their own wall time at the end. A cached
@@ -147,10 +149,3 @@ class ClaimTestRun:
         if self._process is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
-
-def run_claim_tests(cache_dir: Path | None = None) -> dict[str, str]:
-    """Outcome of every test the registry names: passed / failed / skipped / not collected.
-
-    Without the source tree (an installed package without tests) every test reads "not run".
-    """
-    return ClaimTestRun(cache_dir).result()
