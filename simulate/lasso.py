@@ -96,6 +96,22 @@ class GramProblem:
         self.C = np.ascontiguousarray(Yc.T @ Xc) / n
         self.yy = np.ascontiguousarray(np.einsum("ij,ij->j", Yc, Yc)) / n
 
+    @classmethod
+    def from_moments(
+        cls, G: np.ndarray, C: np.ndarray, yy: np.ndarray, x_mean: np.ndarray,
+        y_mean: np.ndarray, n: int,
+    ) -> GramProblem:  # fmt: skip
+        """The same problem from its sufficient statistics (centred G, C, yy and the means),
+        without the data: an output with lam = 0 is then solved from the normal equations
+        G w = c (``numpy.linalg.lstsq`` on G: minimum norm when G is singular)."""
+        self = cls.__new__(cls)
+        self.x_mean, self.y_mean, self.n = x_mean, y_mean, int(n)
+        self._Xc = self._Yc = None
+        self.G = np.ascontiguousarray(G)
+        self.C = np.ascontiguousarray(C)
+        self.yy = np.ascontiguousarray(yy)
+        return self
+
     @property
     def lam_max(self) -> float:
         """The smallest common level at which every coefficient is zero: max |C|."""
@@ -127,10 +143,17 @@ class GramProblem:
         if np.any(zero):
             # lam = 0 is least squares, where the duality gap is the residual itself and never
             # vanishes: solve it directly (minimum norm when not unique, as LinearDSM does).
-            B = np.linalg.lstsq(self._Xc, self._Yc[:, zero], rcond=None)[0]
+            if self._Xc is not None:
+                B = np.linalg.lstsq(self._Xc, self._Yc[:, zero], rcond=None)[0]
+                R = self._Yc[:, zero] - self._Xc @ B
+                rr[zero] = np.einsum("ij,ij->j", R, R) / self.n
+            else:  # from moments: ||y - X b||^2 / n = yy - 2 c.b + b.G b
+                B = np.linalg.lstsq(self.G, self.C[zero].T, rcond=None)[0]
+                rr[zero] = (
+                    self.yy[zero] - 2.0 * np.einsum("ji,ij->j", self.C[zero], B)
+                    + np.einsum("ij,ij->j", B, self.G @ B)
+                )
             W[zero] = B.T
-            R = self._Yc[:, zero] - self._Xc @ B
-            rr[zero] = np.einsum("ij,ij->j", R, R) / self.n
         rest = np.flatnonzero(~zero)
         if rest.size:
             p = self.G.shape[0]

@@ -614,6 +614,74 @@ def plot_steps_to_accuracy(df: pd.DataFrame) -> Figure:
     return fig
 
 
+__all__ += ["plot_steps_fitted"]
+
+#: One colour and marker per estimator of the fitted-score steps sweep.
+FITTED_STYLE: dict[str, dict[str, str]] = {
+    "exact": {"color": PALETTE[7], "marker": "."},
+    "least_squares": {"color": PALETTE[0], "marker": "o"},
+    "l1_denoiser": {"color": PALETTE[2], "marker": "s"},
+    "l1_score": {"color": PALETTE[3], "marker": "D"},
+}
+
+
+def plot_steps_fitted(df: pd.DataFrame) -> Figure:
+    """KL(T) of each estimator at the d sweep's largest d (ddpm_posterior solid, ddim dashed;
+    epsilon in grey), and the steps to within epsilon of each estimator's limit against s and
+    against d (ddpm_posterior; points where KL has not settled by T_ref are missing)."""
+    curves = df[df["row_kind"] == "curve"]
+    summary = df[df["row_kind"] == "summary"]
+    fig, axes = new_figure(1, 3, width=4.0, height=3.4)
+    eps = float(df["epsilon"].iloc[0])
+    d_part = curves[curves["sweep"] == "d"]
+    d_max = int(d_part["d"].max()) if not d_part.empty else 0
+    ax = axes.flat[0]
+    for name, style in FITTED_STYLE.items():
+        for sampler, ls in (("ddpm_posterior", "-"), ("ddim", "--")):
+            line = d_part[
+                (d_part["estimator"] == name) & (d_part["sampler"] == sampler)
+                & (d_part["d"] == d_max)
+            ].sort_values("T")  # fmt: skip
+            if line.empty:
+                continue
+            ax.loglog(
+                line["T"], line["kl"], ls, color=style["color"], marker=style["marker"],
+                markersize=3, linewidth=1, label=f"{name} ({sampler})",
+            )  # fmt: skip
+    ax.axhline(eps, color="0.6", linewidth=0.8, linestyle=":")
+    s_fixed = int(d_part["s"].iloc[0]) if not d_part.empty else 0
+    ax.set_title(f"KL(q_1 || p_1) against T, s = {s_fixed}, d = {d_max}", fontsize=8)
+    ax.set_xlabel("T (steps)")
+    ax.set_ylabel("KL, exact (fitted score)")
+    ax.legend(fontsize=5)
+    for ax, var in zip(axes.flat[1:], ("s", "d"), strict=True):
+        part = summary[(summary["sweep"] == var) & (summary["sampler"] == "ddpm_posterior")]
+        for name, style in FITTED_STYLE.items():
+            line = part[part["estimator"] == name].sort_values(var)
+            if line.empty or not np.isfinite(line["T_star_excess"]).any():
+                continue
+            ax.loglog(
+                line[var], line["T_star_excess"], color=style["color"],
+                marker=style["marker"], markersize=3, linewidth=1, label=name,
+            )  # fmt: skip
+        fixed = "d" if var == "s" else "s"
+        if not part.empty:
+            ax.set_title(
+                f"steps to within {eps:g} of the limit, {fixed} = {int(part[fixed].iloc[0])}",
+                fontsize=8,
+            )
+        ax.set_xlabel(var)
+        ax.set_ylabel("T*_excess (ddpm_posterior)")
+        ax.legend(fontsize=5)
+    fig.suptitle(
+        "Steps to accuracy with fitted scores trained once (shared training noise), li(T, 2, 4), "
+        "start N(0, I)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
 #: One colour and line style per estimator of the paper's experiments (regularized: solid,
 #: unregularized: dashed, the same colour within a function class).
 PAPER_STYLE: dict[str, dict[str, str]] = {

@@ -824,6 +824,48 @@ CLAIMS: tuple[Claim, ...] = (
         "rate",
     ),
     Claim(
+        "steps.fitted_more_steps_help",
+        "With a fitted score trained once (least squares, or the paper's l1 estimator with the "
+        "penalty on the denoiser or on the score), doubling the number of steps does not make "
+        "the output worse: KL(q_1 || p_1) at T_ref is at most KL at T_ref / 2 (plus a quarter "
+        "of epsilon), on s-sparse aligned Gaussian data.",
+        "the premise of every steps-to-accuracy statement (a T* exists only if more steps help)",
+        "max over (s, d) of KL(T_ref) - KL(T_ref / 2) <= epsilon / 4 (exact laws; threshold).",
+        None,
+        ("tests/test_experiment_steps_fitted.py::test_verdicts_decide_every_claim",),
+        "steps_fitted",
+        "open",
+        "threshold",
+    ),
+    Claim(
+        "steps.fitted_s_exponent",
+        "With a fitted score trained once, the steps T* that bring KL within epsilon of the "
+        "estimator's own limit grow at most like s^2 at fixed d (steps.s_exponent for a "
+        "learned score; its estimation floor is judged by the sample-complexity claims).",
+        "paper (as read); reviewers",
+        "fitted exponent of s in T*_excess(s) <= 2 (upper-bound rate), on the points where KL "
+        "has settled by T_ref.",
+        2.0,
+        ("tests/test_experiment_steps_fitted.py::test_verdicts_decide_every_claim",),
+        "steps_fitted",
+        "open",
+        "rate",
+    ),
+    Claim(
+        "steps.fitted_d_free",
+        "With a fitted score trained once, the steps T* that bring KL within epsilon of the "
+        "estimator's own limit do not depend on d at fixed s (steps.d_free for a learned "
+        "score).",
+        "paper (as read)",
+        "fitted exponent of d in T*_excess(d) = 0 (two-sided; an interval wider than 0.5 is "
+        "inconclusive), on the points where KL has settled by T_ref.",
+        0.0,
+        ("tests/test_experiment_steps_fitted.py::test_verdicts_decide_every_claim",),
+        "steps_fitted",
+        "open",
+        "rate",
+    ),
+    Claim(
         "toy.on_plane",
         "On the paper's 3-D toy (data on the plane X = 0), an estimator's samples carry the "
         "exact score's off-plane mass E[X^2] (the sampler's own discretization level, closed "

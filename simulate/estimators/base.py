@@ -84,8 +84,13 @@ STREAM_PERTURBATION = 2
 STREAM_CV_FOLDS = 3
 
 
+#: Training-noise modes: fresh noise z^(i,t) at every step, or one z^(i) shared by all steps.
+NOISE_MODES = ("per_step", "shared")
+
+
 def training_noise(seed: int, t: int, shape: tuple[int, ...]) -> np.ndarray:
-    """The noise z^(i,t) of the step-t training pairs: a pure function of (seed, t)."""
+    """The noise z^(i,t) of the step-t training pairs: a pure function of (seed, t).
+    ``t = 0`` (no step has it) is the stream of the shared noise z^(i) (``NOISE_MODES``)."""
     rng = np.random.default_rng([seed, STREAM_TRAINING_NOISE, t])
     return rng.standard_normal(shape)
 
@@ -202,11 +207,67 @@ def _training_points(data: Any, n: Any, points: Any, seed: Any) -> tuple[np.ndar
     return np.ascontiguousarray(arr, dtype=np.float64), model
 
 
-def training_pairs(points: np.ndarray, seed: int, t: int, alpha_bar_t: float) -> tuple:
-    """The step-t training pairs: x_t = a x_0 + sqrt(v) z and sqrt(v) z (module docstring)."""
+def training_pairs(
+    points: np.ndarray, seed: int, t: int, alpha_bar_t: float, noise_mode: str = "per_step"
+) -> tuple:
+    """The step-t training pairs: x_t = a x_0 + sqrt(v) z and sqrt(v) z (module docstring).
+
+    ``noise_mode="per_step"``: z = z^(i,t), fresh at every step (the default).
+    ``"shared"``: z = z^(i), the same at every step (common random numbers): the fit is then
+    a smooth function of the noise level, as one network trained for all t would be, and
+    fits on two schedules differ only through their noise levels.
+    """
     a, v = noise_scales(alpha_bar_t)
-    noise = math.sqrt(v) * training_noise(seed, t, points.shape)
+    noise = math.sqrt(v) * training_noise(seed, 0 if noise_mode == "shared" else t, points.shape)
     return a * points + noise, noise
+
+
+class SharedNoiseMoments:
+    """Sufficient statistics of the affine DSM regressions when the noise is shared.
+
+    With x_t = a x_0 + sqrt(v) z and one z per training point for every step
+    (``noise_mode="shared"``), the centred Gram matrix and cross-moments of step t are fixed
+    combinations of three d x d matrices computed once, M00 = X0c^T X0c / n,
+    M0z = X0c^T Zc / n and Mzz = Zc^T Zc / n (c: centred):
+
+        G_t = a^2 M00 + a sqrt(v) (M0z + M0z^T) + v Mzz,
+        C_t = a M00 + sqrt(v) M0z          (target x_0, the denoiser reading),
+        C_t = -sqrt(v) (a M0z^T + sqrt(v) Mzz)   (target -sqrt(v) z, the score reading),
+
+    so a step costs O(d^3) instead of O(n d^2). It is the same problem as
+    ``GramProblem(x_t, target)`` on the explicit pairs, up to round-off
+    (tests/test_experiment_steps_fitted.py).
+    """
+
+    def __init__(self, points: np.ndarray, seed: int, fit_intercept: bool) -> None:
+        z = training_noise(seed, 0, points.shape)
+        n = points.shape[0]
+        if fit_intercept:
+            self.m0, self.mz = points.mean(axis=0), z.mean(axis=0)
+        else:
+            self.m0, self.mz = np.zeros(points.shape[1]), np.zeros(points.shape[1])
+        X0c, Zc = points - self.m0, z - self.mz
+        self.n = n
+        self.M00 = X0c.T @ X0c / n
+        self.M0z = X0c.T @ Zc / n
+        self.Mzz = Zc.T @ Zc / n
+
+    def problem(self, alpha_bar_t: float, target: str) -> Any:
+        """The ``GramProblem`` of step t for ``target`` "x0" or "score" (-sqrt(v) z)."""
+        from simulate.lasso import GramProblem
+
+        a, v = noise_scales(alpha_bar_t)
+        sv = math.sqrt(v)
+        cross = self.M0z + self.M0z.T
+        G = a * a * self.M00 + a * sv * cross + v * self.Mzz
+        x_mean = a * self.m0 + sv * self.mz
+        if target == "x0":
+            C = a * self.M00 + sv * self.M0z
+            yy, y_mean = np.diag(self.M00).copy(), self.m0
+        else:
+            C = -sv * (a * self.M0z.T + sv * self.Mzz)
+            yy, y_mean = v * np.diag(self.Mzz), -sv * self.mz
+        return GramProblem.from_moments(G, C, yy, x_mean, y_mean, self.n)
 
 
 def _per_step(name: str, value: Any, T: int) -> np.ndarray:

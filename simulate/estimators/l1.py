@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simulate._validation import check_choice, check_int
-from simulate.estimators.base import _KernelEstimator, _training_points
+from simulate.estimators.base import NOISE_MODES, _KernelEstimator, _training_points
 from simulate.estimators.r_policy import RULE_CONSTANT, CrossValidatedR, RPolicy, r_policy
 from simulate.lasso import LassoConvergenceWarning
 
@@ -44,6 +44,9 @@ class L1Estimator(_KernelEstimator):
         Where the penalty sits (module docstring).
     r_rule, r_constant, cv_folds
         The rule's kind and constant, and the CV folds (2 <= K <= n), when r is a string.
+    noise : {"per_step", "shared"}
+        Fresh training noise at every step (default) or one draw shared by all steps
+        (:func:`~simulate.estimators.base.training_pairs`).
 
     Attributes
     ----------
@@ -67,7 +70,9 @@ class L1Estimator(_KernelEstimator):
         r_constant: float = RULE_CONSTANT,
         cv_folds: int = 5,
         seed: int = 0,
+        noise: str = "per_step",
     ) -> None:
+        self.noise = check_choice("noise", noise, NOISE_MODES)
         self.points, self.model = _training_points(data, n, points, seed)
         self.n, self.d = self.points.shape
         self.seed = int(seed)
@@ -94,7 +99,8 @@ class L1Estimator(_KernelEstimator):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(n={self.n}, d={self.d}, "
-            f"parametrization={self.parametrization!r}, r={self.r.label()!r})"
+            f"parametrization={self.parametrization!r}, r={self.r.label()!r}"
+            + (", noise='shared')" if self.noise == "shared" else ")")
         )
 
 

@@ -73,7 +73,7 @@ class L1EmpiricalDSM(L1Estimator):
         assert isinstance(self.r, RuleR)
         alpha_bar_t = schedule.level(t)
         a, v = noise_scales(alpha_bar_t)
-        xt, noise = training_pairs(self.points, self.seed, t, alpha_bar_t)
+        xt, noise = training_pairs(self.points, self.seed, t, alpha_bar_t, self.noise)
         denoiser = self.parametrization == "denoiser"
         if self.r.kind == "null":
             target = self.points if denoiser else -noise / v

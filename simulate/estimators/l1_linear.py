@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from simulate._validation import check_int, check_real
-from simulate.estimators.base import _AffineFitted, training_pairs
+from simulate.estimators.base import SharedNoiseMoments, _AffineFitted, training_pairs
 from simulate.estimators.l1 import L1Estimator
-from simulate.estimators.r_policy import GivenR, RuleR
+from simulate.estimators.r_policy import CrossValidatedR, GivenR, RuleR
 from simulate.lasso import LASSO_MAX_SWEEPS, LASSO_TOL, GramProblem
 from simulate.noise_level import noise_scales
 from simulate.schedules import Schedule
@@ -84,14 +84,24 @@ class L1LinearDSM(_AffineFitted, L1Estimator):
         gaps = np.empty(T)
         sweeps = np.empty(T, dtype=np.int64)
         W = np.zeros((d, d))  # warm start, carried from step to step
+        # shared noise: the step's statistics from moments computed once (CV needs the pairs)
+        moments = (
+            SharedNoiseMoments(self.points, self.seed, self.fit_intercept)
+            if self.noise == "shared" and not isinstance(self.r, CrossValidatedR)
+            else None
+        )
         for t in range(1, T + 1):
             alpha_bar_t = schedule.level(t)
             a, v = noise_scales(alpha_bar_t)
-            xt, noise = training_pairs(self.points, self.seed, t, alpha_bar_t)
-            # Targets: x_0 (denoiser reading) or v * Y = -sqrt(v) z (score reading, v-scaled).
-            target = self.points if denoiser else -noise
             unit = 1.0 if denoiser else v  # lasso level alpha = r * unit / 2
-            prob = GramProblem(xt, target, self.fit_intercept)
+            if moments is not None:
+                xt = target = None
+                prob = moments.problem(alpha_bar_t, "x0" if denoiser else "score")
+            else:
+                xt, noise = training_pairs(self.points, self.seed, t, alpha_bar_t, self.noise)
+                # Targets: x_0 (denoiser reading) or v * Y = -sqrt(v) z (score reading).
+                target = self.points if denoiser else -noise
+                prob = GramProblem(xt, target, self.fit_intercept)
             where = f"at step t={t} (alpha_bar_t={alpha_bar_t:.6g})"
             if given is not None:
                 lam = 0.5 * given[t - 1] * unit

@@ -6,8 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from simulate._validation import check_real
-from simulate.estimators.base import _AffineFitted, _training_points, training_pairs
+from simulate._validation import check_choice, check_real
+from simulate.estimators.base import (
+    NOISE_MODES,
+    SharedNoiseMoments,
+    _AffineFitted,
+    _training_points,
+    training_pairs,
+)
 from simulate.noise_level import noise_scales
 from simulate.schedules import Schedule
 
@@ -43,6 +49,9 @@ class LinearDSM(_AffineFitted):
         Ridge level >= 0 (0: least squares, minimum norm when not unique).
     seed : int
         Seeds the points (model) and the per-step noise (:func:`training_noise`).
+    noise : {"per_step", "shared"}
+        Fresh training noise at every step (default) or one noise draw shared by all steps
+        (:func:`~simulate.estimators.base.training_pairs`).
     """
 
     def __init__(
@@ -54,7 +63,9 @@ class LinearDSM(_AffineFitted):
         fit_intercept: bool = True,
         ridge: float = 0.0,
         seed: int = 0,
+        noise: str = "per_step",
     ) -> None:
+        self.noise = check_choice("noise", noise, NOISE_MODES)
         self.points, self.model = _training_points(data, n, points, seed)
         self.n, self.d = self.points.shape
         self.fit_intercept = bool(fit_intercept)
@@ -66,14 +77,29 @@ class LinearDSM(_AffineFitted):
         S = np.empty((T, d, d))
         b = np.empty((T, d))
         eye = np.eye(d)
+        moments = (
+            SharedNoiseMoments(self.points, self.seed, self.fit_intercept)
+            if self.noise == "shared"
+            else None
+        )
         for t in range(1, T + 1):
             alpha_bar_t = schedule.level(t)
             a, v = noise_scales(alpha_bar_t)
-            xt, _ = training_pairs(self.points, self.seed, t, alpha_bar_t)
-            W, c = self._least_squares(xt, self.points)
+            if moments is not None:
+                W, c = self._from_moments(moments.problem(alpha_bar_t, "x0"))
+            else:
+                xt, _ = training_pairs(self.points, self.seed, t, alpha_bar_t)
+                W, c = self._least_squares(xt, self.points)
             S[t - 1] = (a * W - eye) / v
             b[t - 1] = a * c / v
         self._S, self._b = S, b
+
+    def _from_moments(self, prob: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(W, c) from the step's sufficient statistics (shared noise): the normal equations
+        (G + ridge I) W^T = C^T (``lstsq`` on them: minimum norm when G is singular)."""
+        G = prob.G + self.ridge * np.eye(self.d) if self.ridge > 0.0 else prob.G
+        W = np.ascontiguousarray(np.linalg.lstsq(G, prob.C.T, rcond=None)[0].T)
+        return W, prob.intercept(W)
 
     def _least_squares(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n, d = X.shape
@@ -91,4 +117,5 @@ class LinearDSM(_AffineFitted):
         return W, y_mean - W @ x_mean
 
     def __repr__(self) -> str:
-        return f"LinearDSM(n={self.n}, d={self.d}, ridge={self.ridge:g})"
+        shared = ", noise='shared'" if self.noise == "shared" else ""
+        return f"LinearDSM(n={self.n}, d={self.d}, ridge={self.ridge:g}{shared})"
