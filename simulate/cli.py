@@ -91,7 +91,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
         executor,
         cache,
         threads=threads,
-        theory_tests=not args.no_theory_tests,
+        # the quick preset is a smoke run of the cells: the claims' tests (about a minute
+        # of both cores) are the README's pytest, and run here only when asked
+        theory_tests=args.preset == "full" if args.theory_tests is None else args.theory_tests,
         progress=True,
     )
     counts = {v: sum(x.verdict == v for x in result.verdicts) for v in VERDICTS}
@@ -248,9 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(CACHE_DIR),
         help="where finished cells are kept (default: .regdiff-cache); a rerun reuses them",
     )
-    fig.add_argument(
-        "--no-theory-tests",
+    claims_tests = fig.add_mutually_exclusive_group()
+    claims_tests.add_argument(
+        "--theory-tests",
+        dest="theory_tests",
         action="store_true",
+        default=None,
+        help="run the tests named in theory/claims.py beside the cells (the default of the "
+        "full preset; the quick preset runs them only when asked)",
+    )
+    claims_tests.add_argument(
+        "--no-theory-tests",
+        dest="theory_tests",
+        action="store_false",
         help="do not run the tests named in theory/claims.py (the report then says 'not run')",
     )
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")

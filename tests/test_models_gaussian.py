@@ -117,3 +117,29 @@ def test_bad_points_and_alpha_bar():
             m.score(np.zeros((1, 4)), bad)
     with pytest.raises(ValueError, match="n=0 is out of range"):
         m.sample(0)
+
+
+@pytest.mark.parametrize("rank", [0, 2, 6])
+def test_mixture_kernel_keeps_or_recomputes_offsets_to_the_same_bits(rank):
+    """The mixture score keeps the components' offsets between its two passes when they are
+    few and recomputes them otherwise: both give the same bits (and skipping exp below
+    -746, where it is exactly 0, changes nothing)."""
+    from simulate._kernels.models import _mixture_row
+
+    rng = np.random.default_rng(2)
+    J, d = 7, 6
+    means = rng.normal(size=(J, d)) * 3
+    bases = np.stack([np.linalg.qr(rng.normal(size=(d, d)))[0][:, :rank] for _ in range(J)])
+    lams = rng.uniform(0.1, 2.0, size=(J, rank))
+    log_weights = np.log(np.full(J, 1.0 / J))
+    for alpha_bar in (1.0 - 1e-6, 0.9, 0.2):
+        for x in rng.normal(size=(20, d)) * 2:
+            out = []
+            for rows in (J, 1):
+                o = np.empty(d)
+                _mixture_row(
+                    x, alpha_bar, 1.0 - alpha_bar, means, np.ascontiguousarray(bases), lams,
+                    log_weights, o, np.empty((rows, d)), np.empty((rows, rank)), np.empty(J),
+                )  # fmt: skip
+                out.append(o)
+            np.testing.assert_array_equal(out[0], out[1])

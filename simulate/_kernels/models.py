@@ -65,36 +65,9 @@ def _score_subspace_gaussian(x, t, alpha_bar_t, v_t, params, out):
 # -- Gaussian mixtures: full, low-rank and empirical (SCIENCE.md 4.2) ---------------------------
 
 
-@jit
-def _mixture_offsets(x, a, means, bases, j, diff, u, exact_residual):
-    """Offsets of the row ``x`` from component j's mean a mu_j in its basis U_j.
-
-    Writes ``u`` = U_j^T (x - a mu_j) and the residual ``diff`` = (I - U_j U_j^T)(x - a mu_j)
-    (set to exactly 0 when ``exact_residual``, i.e. U_j spans R^d); returns ||diff||^2 (0
-    then).
-    """
-    d = x.shape[0]
-    r = u.shape[0]
-    for i in range(d):
-        diff[i] = x[i] - a * means[j, i]
-    for c in range(r):
-        u[c] = 0.0
-    for i in range(d):
-        di = diff[i]
-        for c in range(r):
-            u[c] += bases[j, i, c] * di
-    res2 = 0.0
-    if exact_residual:
-        for i in range(d):
-            diff[i] = 0.0
-    else:
-        for i in range(d):
-            proj = 0.0
-            for c in range(r):
-                proj += bases[j, i, c] * u[c]
-            diff[i] -= proj
-            res2 += diff[i] * diff[i]
-    return res2
+#: |z| beyond which exp(-|z|) underflows to 0 in float64 (exp(-745.2) is the last non-zero
+#: value): the logistic is then exactly 0 or 1, a softmax weight exactly 0.
+_EXP_UNDERFLOW = 746.0
 
 
 @jit
@@ -112,23 +85,59 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
     log-determinants in the weights' pass only.
     """
     means, bases, lams, log_weights = params
+    n_comp, d = means.shape
+    r = lams.shape[1]
+    # the offsets of every component are kept for the second pass when they are few
+    keep = n_comp * (d + r) <= _MIXTURE_KEEP_OFFSETS
+    diff = np.empty((n_comp if keep else 1, d))
+    u = np.empty((n_comp if keep else 1, r))
+    log_w = np.empty(n_comp)
+    _mixture_row(x, alpha_bar_t, v_t, means, bases, lams, log_weights, out, diff, u, log_w)
+
+
+#: Largest J (d + r) whose offsets the mixture score keeps between its two passes (above it,
+#: e.g. an empirical law of many points, it recomputes them: the same numbers).
+_MIXTURE_KEEP_OFFSETS = 4096
+
+
+@jit
+def _mixture_row(x, alpha_bar_t, v_t, means, bases, lams, log_weights, out, diff, u, log_w):
+    """The body of ``_score_lowrank_mixture`` on its unpacked arrays and scratch: log_w (J,),
+    and the offsets diff = (I - U_j U_j^T)(x - a mu_j) and u = U_j^T (x - a mu_j), either one
+    row per component (J, d) and (J, r), kept from the weights' pass for the sum, or a single
+    row (1, d) and (1, r), recomputed there with the same operations. Written out in one
+    function: a helper called 2J times per row cost half of the row's time."""
     a = math.sqrt(alpha_bar_t)
     v = v_t
     n_comp, d = means.shape
     r = lams.shape[1]
+    kept = diff.shape[0] == n_comp
     exact_residual = r == d
     log_v = math.log(v)
-    diff = np.empty(d)
-    u = np.empty(r)
-    log_w = np.empty(n_comp)
     top = -np.inf
     for j in range(n_comp):
-        res2 = _mixture_offsets(x, a, means, bases, j, diff, u, exact_residual)
+        k = j if kept else 0
+        for i in range(d):
+            diff[k, i] = x[i] - a * means[j, i]
+        for c in range(r):
+            u[k, c] = 0.0
+        for i in range(d):
+            di = diff[k, i]
+            for c in range(r):
+                u[k, c] += bases[j, i, c] * di
+        res2 = 0.0
+        if not exact_residual:
+            for i in range(d):
+                proj = 0.0
+                for c in range(r):
+                    proj += bases[j, i, c] * u[k, c]
+                diff[k, i] -= proj
+                res2 += diff[k, i] * diff[k, i]
         quad = 0.0
         log_det = (d - r) * log_v
         for c in range(r):
             prec = a * a * lams[j, c] + v
-            quad += u[c] * u[c] / prec
+            quad += u[k, c] * u[k, c] / prec
             log_det += math.log(prec)
         if not exact_residual:
             quad += res2 / v
@@ -137,7 +146,9 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
             top = log_w[j]
     total = 0.0
     for j in range(n_comp):
-        log_w[j] = math.exp(log_w[j] - top)
+        z = log_w[j] - top
+        # exp(z) is exactly 0.0 below -_EXP_UNDERFLOW, and libm's underflow path is slow
+        log_w[j] = 0.0 if z < -_EXP_UNDERFLOW else math.exp(z)
         total += log_w[j]
     for i in range(d):
         out[i] = 0.0
@@ -145,21 +156,35 @@ def _score_lowrank_mixture(x, t, alpha_bar_t, v_t, params, out):
         w = log_w[j] / total
         if w == 0.0:
             continue
-        _mixture_offsets(x, a, means, bases, j, diff, u, exact_residual)
-        for c in range(r):
-            u[c] /= a * a * lams[j, c] + v
-        for i in range(d):
-            acc = diff[i] / v
+        k = j if kept else 0
+        if not kept:
+            for i in range(d):
+                diff[0, i] = x[i] - a * means[j, i]
             for c in range(r):
-                acc += bases[j, i, c] * u[c]
+                u[0, c] = 0.0
+            for i in range(d):
+                di = diff[0, i]
+                for c in range(r):
+                    u[0, c] += bases[j, i, c] * di
+            if not exact_residual:
+                for i in range(d):
+                    proj = 0.0
+                    for c in range(r):
+                        proj += bases[j, i, c] * u[0, c]
+                    diff[0, i] -= proj
+        for c in range(r):
+            u[k, c] /= a * a * lams[j, c] + v
+        for i in range(d):
+            # e_j = 0 exactly when U_j spans R^d (0 / v = 0)
+            acc = 0.0 if exact_residual else diff[k, i] / v
+            for c in range(r):
+                acc += bases[j, i, c] * u[k, c]
             out[i] -= w * acc
 
 
 # -- coordinatewise sparse models (SCIENCE.md 4.3, 4.4) -----------------------------------------
 
 
-#: |z| beyond which exp(-|z|) underflows to 0 in float64: the logistic is then exactly 0 or 1.
-_EXP_UNDERFLOW = 746.0
 
 
 @jit
