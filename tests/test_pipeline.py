@@ -258,13 +258,3 @@ def test_claims_tests_run_beside_the_cells_and_are_cached(tmp_path: Path, monkey
     stopped = theory_check.ClaimTestRun(None)
     stopped.stop()
     assert stopped._process is not None and stopped._process.returncode is not None
-
-
-def test_interleave_takes_the_experiments_in_turn_and_keeps_each_order():
-    from simulate.pipeline.figures import interleave
-
-    groups = [["a0", "a1", "a2"], ["b0"], [], ["c0", "c1"]]
-    out = interleave(groups)
-    assert out == ["a0", "b0", "c0", "a1", "c1", "a2"]
-    for g in groups:  # every task once, each experiment's tasks in their own order
-        assert [t for t in out if t in g] == g

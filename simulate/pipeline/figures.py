@@ -28,7 +28,7 @@ import pandas as pd
 from simulate import judge
 from simulate.pipeline.cells import CellCache, Executor, assemble, run_tasks, tasks_for
 
-__all__ = ["FiguresResult", "interleave", "make_figures", "preset_config"]
+__all__ = ["FiguresResult", "make_figures", "preset_config"]
 
 
 def preset_config(module: Any, preset: str) -> Any:
@@ -74,22 +74,6 @@ def _failed_verdicts(module: Any, failed: list[Any]) -> list[judge.Verdict]:
     return [judge.cell_failed(c, setting, get(c).kind, error) for c in module.CLAIMS]
 
 
-def interleave(groups: Sequence[Sequence[Any]]) -> list[Any]:
-    """The tasks of every experiment taken in turn (one of each, then the next of each, ...).
-
-    The order only decides when a cell runs, never what it computes (cells are pure and
-    their outcomes are put back in each experiment's own order). Taking the experiments in
-    turn lets two workers start on different kernels (one compiles while the other loads
-    later from the disk cache, instead of both compiling the same ones at once) and runs the
-    few long cells (the toy's networks) early, leaving many short cells for the end, where a
-    long one would keep one core busy while the other idles.
-    """
-    out: list[Any] = []
-    for k in range(max((len(g) for g in groups), default=0)):
-        out += [g[k] for g in groups if k < len(g)]
-    return out
-
-
 def make_figures(
     names: Sequence[str],
     preset: str,
@@ -110,7 +94,7 @@ def make_figures(
     start = time.perf_counter()
     modules = {name: experiments.get(name) for name in names}
     configs = {name: preset_config(m, preset) for name, m in modules.items()}
-    tasks = interleave([tasks_for(m, configs[name]) for name, m in modules.items()])
+    tasks = [t for name, m in modules.items() for t in tasks_for(m, configs[name])]
     # The claims' tests run beside the cells (one process; cached by code version).
     claim_run = ClaimTestRun(Path(cache.root) if cache.root else None) if theory_tests else None
     try:
