@@ -626,18 +626,21 @@ FITTED_STYLE: dict[str, dict[str, str]] = {
 
 
 def plot_steps_fitted(df: pd.DataFrame) -> Figure:
-    """KL(T) of each estimator at the d sweep's largest d (ddpm_posterior solid, ddim dashed;
-    epsilon in grey), and the steps to within epsilon of each estimator's limit against s and
-    against d (ddpm_posterior; points where KL has not settled by T_ref are missing)."""
+    """KL(T) of each estimator at the d sweep's largest d, and the steps to within epsilon of
+    each estimator's limit against s and against d (``ddpm_posterior`` solid, ``ddim``
+    dashed; epsilon in grey; points where KL has not settled by T_ref are missing)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
     curves = df[df["row_kind"] == "curve"]
     summary = df[df["row_kind"] == "summary"]
     fig, axes = new_figure(1, 3, width=4.0, height=3.4)
     eps = float(df["epsilon"].iloc[0])
+    styles = (("ddpm_posterior", "-"), ("ddim", "--"))
     d_part = curves[curves["sweep"] == "d"]
     d_max = int(d_part["d"].max()) if not d_part.empty else 0
     ax = axes.flat[0]
     for name, style in FITTED_STYLE.items():
-        for sampler, ls in (("ddpm_posterior", "-"), ("ddim", "--")):
+        for sampler, ls in styles:
             line = d_part[
                 (d_part["estimator"] == name) & (d_part["sampler"] == sampler)
                 & (d_part["d"] == d_max)
@@ -653,25 +656,33 @@ def plot_steps_fitted(df: pd.DataFrame) -> Figure:
     ax.set_title(f"KL(q_1 || p_1) against T, s = {s_fixed}, d = {d_max}", fontsize=8)
     ax.set_xlabel("T (steps)")
     ax.set_ylabel("KL, exact (fitted score)")
-    ax.legend(fontsize=5)
+    ax.legend(fontsize=5, loc="lower left")
     for ax, var in zip(axes.flat[1:], ("s", "d"), strict=True):
-        part = summary[(summary["sweep"] == var) & (summary["sampler"] == "ddpm_posterior")]
+        part = summary[summary["sweep"] == var]
         for name, style in FITTED_STYLE.items():
-            line = part[part["estimator"] == name].sort_values(var)
-            if line.empty or not np.isfinite(line["T_star_excess"]).any():
-                continue
-            ax.loglog(
-                line[var], line["T_star_excess"], color=style["color"],
-                marker=style["marker"], markersize=3, linewidth=1, label=name,
-            )  # fmt: skip
+            for sampler, ls in styles:
+                line = part[(part["estimator"] == name) & (part["sampler"] == sampler)]
+                line = line.sort_values(var)
+                if line.empty or not np.isfinite(line["T_star_excess"]).any():
+                    continue
+                ax.loglog(
+                    line[var], line["T_star_excess"], ls, color=style["color"],
+                    marker=style["marker"], markersize=3, linewidth=1,
+                    label=f"{name} ({sampler})",
+                )  # fmt: skip
         fixed = "d" if var == "s" else "s"
         if not part.empty:
             ax.set_title(
                 f"steps to within {eps:g} of the limit, {fixed} = {int(part[fixed].iloc[0])}",
                 fontsize=8,
             )
+            ax.set_xticks(sorted(part[var].unique()))
+        ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(ScalarFormatter())
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(var)
-        ax.set_ylabel("T*_excess (ddpm_posterior)")
+        ax.set_ylabel("T*_excess (steps)")
         ax.legend(fontsize=5)
     fig.suptitle(
         "Steps to accuracy with fitted scores trained once (shared training noise), li(T, 2, 4), "

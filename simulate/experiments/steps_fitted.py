@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from simulate import estimators, exact, judge, metrics, models, schedules
-from simulate.experiments.steps_to_accuracy import D_EXPONENT_MAX_WIDTH
+from simulate.experiments.steps_to_accuracy import D_EXPONENT_MAX_WIDTH, check_sweeps
 from simulate.pipeline.cells import run_in_process
 
 NAME = "steps_fitted"
@@ -91,12 +91,7 @@ class Config:
             raise ValueError(f"epsilon={self.epsilon} is out of range; allowed: real > 0")
         if self.n < 2:
             raise ValueError(f"n={self.n} is out of range; allowed: integer >= 2")
-        if any(s > self.d_for_s or s < 1 for s in self.s_values):
-            raise ValueError(f"s_values must lie in [1, d_for_s={self.d_for_s}]")
-        if any(d < self.s_for_d for d in self.d_values):
-            raise ValueError(f"d_values must be >= s_for_d={self.s_for_d}")
-        if min(len(self.s_values), len(self.d_values)) < 3:
-            raise ValueError("s_values and d_values need >= 3 points (an exponent with interval)")
+        check_sweeps(self.s_values, self.d_for_s, self.d_values, self.s_for_d)
         grid = list(self.T_grid)
         if len(grid) < 3 or grid != sorted(set(grid)) or grid[0] < 10 or grid[-1] % 2:
             raise ValueError(

@@ -89,12 +89,7 @@ class Config:
     def __post_init__(self) -> None:
         if not self.epsilon > 0:
             raise ValueError(f"epsilon={self.epsilon} is out of range; allowed: real > 0")
-        if any(s > self.d_for_s or s < 1 for s in self.s_values):
-            raise ValueError(f"s_values must lie in [1, d_for_s={self.d_for_s}]")
-        if any(d < self.s_for_d for d in self.d_values):
-            raise ValueError(f"d_values must be >= s_for_d={self.s_for_d}")
-        if min(len(self.s_values), len(self.d_values), len(self.s_full_values)) < 3:
-            raise ValueError("s_values and d_values need >= 3 points (an exponent with interval)")
+        check_sweeps(self.s_values, self.d_for_s, self.d_values, self.s_for_d, self.s_full_values)
         unknown = set(self.samplers) - set(DISCRETE + CONTINUOUS)
         if unknown:
             raise ValueError(
@@ -105,6 +100,17 @@ class Config:
                 "T_min_continuous must be >= 21 (ancestral needs beta h < 1) and T_min_discrete "
                 f">= 10 (the li schedule); got {self.T_min_continuous}, {self.T_min_discrete}"
             )
+
+
+def check_sweeps(s_values, d_for_s: int, d_values, s_for_d: int, *more) -> None:
+    """The s sweep within [1, d_for_s], the d sweep from s_for_d, and every sweep (``more``
+    too) with at least 3 points: a ValueError naming the parameter otherwise."""
+    if any(s > d_for_s or s < 1 for s in s_values):
+        raise ValueError(f"s_values must lie in [1, d_for_s={d_for_s}]")
+    if any(d < s_for_d for d in d_values):
+        raise ValueError(f"d_values must be >= s_for_d={s_for_d}")
+    if min(len(s_values), len(d_values), *(len(m) for m in more)) < 3:
+        raise ValueError("s_values and d_values need >= 3 points (an exponent with interval)")
 
 
 def schedule_for(config: Config, sampler: str, T: int) -> schedules.Schedule:
