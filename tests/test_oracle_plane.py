@@ -96,6 +96,7 @@ def _laws(name: str, sampler: str, grid: oracle.Grid = GRID) -> op.PlaneLaws:
     return op.plane_laws(oracle.block_score(make(), block), SCHEDULE, sampler, grid)
 
 
+@pytest.mark.slow  # a convergence study on a grid of 4x the nodes: 32 s of the README pytest
 @pytest.mark.parametrize(
     ("name", "sampler"), [("paper_toy", "posterior"), ("circle", "posterior"), ("circle", "beta")]
 )
