@@ -258,3 +258,16 @@ def test_claims_tests_run_beside_the_cells_and_are_cached(tmp_path: Path, monkey
     stopped = theory_check.ClaimTestRun(None)
     stopped.stop()
     assert stopped._process is not None and stopped._process.returncode is not None
+
+
+def test_claims_tests_flags_default_to_the_preset() -> None:
+    """``--theory-tests`` / ``--no-theory-tests`` set the choice; neither leaves it to the
+    preset (None: the full preset runs the claims' tests, the quick one does not)."""
+    from simulate.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["figures", "--preset", "quick"]).theory_tests is None
+    assert parser.parse_args(["figures", "--theory-tests"]).theory_tests is True
+    assert parser.parse_args(["figures", "--no-theory-tests"]).theory_tests is False
+    with pytest.raises(SystemExit):
+        parser.parse_args(["figures", "--theory-tests", "--no-theory-tests"])
