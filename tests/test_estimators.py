@@ -15,6 +15,7 @@ from simulate._kernels.estimators import (
     _score_affine,
     _score_empirical,
     _score_empirical_soft,
+    empirical_params,
 )
 from simulate.noise_level import noise_variance
 from tests import reference as ref
@@ -58,13 +59,13 @@ def test_empirical_kernels_match_twins(alpha_bar: float) -> None:
     rng = np.random.default_rng(0)
     points = rng.standard_normal((30, 5))
     x = rng.standard_normal((7, 5)) * 2.0
-    got = _rows_one_by_one(_score_empirical, x, 1, alpha_bar, (points,))
+    got = _rows_one_by_one(_score_empirical, x, 1, alpha_bar, empirical_params(points))
     np.testing.assert_allclose(
         got, ref.empirical_score(x, points, alpha_bar), rtol=TWIN_RTOL, atol=1e-12
     )
     tau = np.array([0.3])
     for mode, on in ((0, "score"), (1, "denoiser")):
-        params = (points, tau, np.array([mode], dtype=np.int64))
+        params = (*empirical_params(points), tau, np.array([mode], dtype=np.int64))
         got = _rows_one_by_one(_score_empirical_soft, x, 1, alpha_bar, params)
         want = ref.empirical_soft_score(x, points, alpha_bar, 0.3, on)
         np.testing.assert_allclose(got, want, rtol=TWIN_RTOL, atol=1e-12)
@@ -76,31 +77,34 @@ def test_empirical_kernels_match_twins(alpha_bar: float) -> None:
         np.testing.assert_allclose(out[k], want[0], rtol=TWIN_RTOL, atol=1e-12)
 
 
-def test_empirical_kernel_skips_only_weights_that_are_exactly_zero() -> None:
+@pytest.mark.parametrize("d", [3, 37])
+def test_empirical_kernel_skips_only_weights_that_are_exactly_zero(d: int) -> None:
     """At small v most posterior weights underflow; the kernel skips their exponentials.
-    Against the same sums written out in Python with every exp taken (IEEE arithmetic in the
-    same order), the denoiser is equal bit for bit, not just within a tolerance."""
+    Against the same sums written out in Python point by point, with every exp taken (IEEE
+    arithmetic in the same order), the denoiser is equal bit for bit, not just within a
+    tolerance: also a check that the kernel's coordinate-major distance pass (all points at
+    once, vectorized) adds each point's d terms in the order of the point-by-point loop."""
     rng = np.random.default_rng(5)
-    points = rng.standard_normal((400, 3)) * 2.0
-    x = rng.standard_normal((6, 3)) * 2.0
+    points = rng.standard_normal((400, d)) * 2.0
+    x = rng.standard_normal((6, d)) * 2.0
     for alpha_bar in (1.0 - 1e-6, 0.999, 0.5):
         v = noise_variance(alpha_bar)
         a = math.sqrt(alpha_bar)
-        got = _rows_one_by_one(_denoiser_empirical, x, 1, alpha_bar, (points,))
+        got = _rows_one_by_one(_denoiser_empirical, x, 1, alpha_bar, empirical_params(points))
         for k in range(x.shape[0]):
             logw = []
             for p in points:
                 sq = 0.0  # a plain loop: sum() may compensate (Python >= 3.12)
-                for j in range(3):
+                for j in range(d):
                     sq += (x[k, j] - a * p[j]) * (x[k, j] - a * p[j])
                 logw.append(-sq / (2.0 * v))
             top = max(logw)
-            acc, total = [0.0, 0.0, 0.0], 0.0
+            acc, total = [0.0] * d, 0.0
             for lw, p in zip(logw, points, strict=True):
                 w = math.exp(lw - top)
                 total += w
-                acc = [acc[j] + w * p[j] for j in range(3)]
-            assert [acc[j] / total for j in range(3)] == got[k].tolist()
+                acc = [acc[j] + w * p[j] for j in range(d)]
+            assert [acc[j] / total for j in range(d)] == got[k].tolist()
         if alpha_bar > 0.99999:  # the case the skip is for: most weights are exactly 0
             zero = [math.exp(lw - top) == 0.0 for lw in logw]
             assert sum(zero) > len(zero) // 2

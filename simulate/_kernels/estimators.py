@@ -9,11 +9,11 @@ v = 1 - abar_t, P (n, d) the training points x_0^(i).
 kernel                      s_t(x)                                              params
 ==========================  ==================================================  ==========
 ``_score_affine``           S_t x + b_t                                         (S, b)
-``_score_empirical``        (a Dhat(x) - x) / v, Dhat(x) = sum_i w_i P_i,       (P,)
+``_score_empirical``        (a Dhat(x) - x) / v, Dhat(x) = sum_i w_i P_i,       (P, P^T)
                             w = softmax_i(-||x - a P_i||^2 / (2 v))
-``_denoiser_empirical``     Dhat(x) (the denoiser, not a score)                 (P,)
-``_score_empirical_soft``   mode 0: S(score_emp(x), tau_t) (penalty on score)   (P, tau,
-                            mode 1: (a S(Dhat(x), tau_t) - x) / v (denoiser)    mode)
+``_denoiser_empirical``     Dhat(x) (the denoiser, not a score)                 (P, P^T)
+``_score_empirical_soft``   mode 0: S(score_emp(x), tau_t) (penalty on score)   (P, P^T,
+                            mode 1: (a S(Dhat(x), tau_t) - x) / v (denoiser)    tau, mode)
 ``perturbed_kernel(base)``  base(x) + G_t x + h_t  (or + h_t only)              (G, h, *base)
 ==========================  ==================================================  ==========
 
@@ -47,29 +47,43 @@ def _score_affine(x, t, alpha_bar_t, v_t, params, out):
         out[i] = acc + bt[i]
 
 
+def empirical_params(points):
+    """Kernel params ``(P, P^T)`` of the empirical kernels: the points and a C-contiguous copy
+    of their transpose (d, n), which the distance pass reads column by column."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    return points, np.ascontiguousarray(points.T)
+
+
 @jit
-def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, exclude, out):
+def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, points_t, exclude, out):
     """Dhat(x) = E[X_0 | X_t = x] under the empirical law of ``points`` (SCIENCE.md 4.2).
 
     The Gaussian-smoothed empirical law is the mixture (1/n) sum_i N(a P_i, v I), whose
     posterior weights are w_i = softmax_i(-||x - a P_i||^2 / (2 v)), computed with the
     maximum subtracted. Point ``exclude`` (an index, or -1 for none) gets weight 0: the
     leave-one-out posterior mean used by the residual-scale rule.
+
+    The squared distances are accumulated coordinate by coordinate over all points at once
+    (``points_t`` = P^T, so the inner loop over points is contiguous and vectorizes); each
+    point's sum still adds its d terms in the order j = 0..d-1 from 0.0, so the distances,
+    and every number downstream, are bit for bit those of the point-by-point loop (tested).
     """
     a = math.sqrt(alpha_bar_t)
     v = v_t
     n, d = points.shape
-    logw = np.empty(n)
+    logw = np.zeros(n)
+    for j in range(d):
+        xj = x[j]
+        pj = points_t[j]
+        for i in range(n):
+            diff = xj - a * pj[i]
+            logw[i] += diff * diff
     top = -np.inf
     for i in range(n):
         if i == exclude:
             logw[i] = -np.inf
             continue
-        acc = 0.0
-        for j in range(d):
-            diff = x[j] - a * points[i, j]
-            acc += diff * diff
-        logw[i] = -acc / (2.0 * v)
+        logw[i] = -logw[i] / (2.0 * v)
         if logw[i] > top:
             top = logw[i]
     for j in range(d):
@@ -92,8 +106,8 @@ def _empirical_denoiser_row(x, alpha_bar_t, v_t, points, exclude, out):
 @jit
 def _score_empirical(x, t, alpha_bar_t, v_t, params, out):
     """Exact score of the Gaussian-smoothed empirical law: (a Dhat(x) - x) / v."""
-    points = params[0]
-    _empirical_denoiser_row(x, alpha_bar_t, v_t, points, -1, out)
+    points, points_t = params
+    _empirical_denoiser_row(x, alpha_bar_t, v_t, points, points_t, -1, out)
     a = math.sqrt(alpha_bar_t)
     v = v_t
     for j in range(x.shape[0]):
@@ -103,18 +117,18 @@ def _score_empirical(x, t, alpha_bar_t, v_t, params, out):
 @jit
 def _denoiser_empirical(x, t, alpha_bar_t, v_t, params, out):
     """Dhat(x) itself (same signature as a score kernel, for the rowwise applier)."""
-    _empirical_denoiser_row(x, alpha_bar_t, v_t, params[0], -1, out)
+    _empirical_denoiser_row(x, alpha_bar_t, v_t, params[0], params[1], -1, out)
 
 
 @jit
 def _score_empirical_soft(x, t, alpha_bar_t, v_t, params, out):
-    """Soft-thresholded empirical minimizer; ``params = (P, tau (T,), mode (1,) int64)``.
+    """Soft-thresholded empirical minimizer; ``params = (P, P^T, tau (T,), mode (1,) int64)``.
 
     mode 0 ("score"): S(score_emp(x), tau_t); mode 1 ("denoiser"): Tweedie applied to
     S(Dhat(x), tau_t). tau_t = r_t / 2.
     """
-    points, tau, mode = params
-    _empirical_denoiser_row(x, alpha_bar_t, v_t, points, -1, out)
+    points, points_t, tau, mode = params
+    _empirical_denoiser_row(x, alpha_bar_t, v_t, points, points_t, -1, out)
     a = math.sqrt(alpha_bar_t)
     v = v_t
     thr = tau[t - 1]
@@ -130,8 +144,9 @@ def _score_empirical_soft(x, t, alpha_bar_t, v_t, params, out):
 @jit
 def _loo_denoiser_rows(xt, rows, alpha_bar_t, v_t, points, out):
     """out[k] = leave-one-out Dhat(xt[k]) without training point ``rows[k]``."""
+    points_t = np.ascontiguousarray(points.T)
     for k in range(xt.shape[0]):
-        _empirical_denoiser_row(xt[k], alpha_bar_t, v_t, points, rows[k], out[k])
+        _empirical_denoiser_row(xt[k], alpha_bar_t, v_t, points, points_t, rows[k], out[k])
 
 
 _PERTURBED_CACHE: dict = {}

@@ -6,7 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from simulate._kernels.estimators import _denoiser_empirical, _score_empirical
+from simulate._kernels.estimators import (
+    _denoiser_empirical,
+    _score_empirical,
+    empirical_params,
+)
 from simulate._validation import check_finite_array, check_real
 from simulate.estimators.base import _KernelEstimator, _training_points
 from simulate.kernels import apply_row_kernel
@@ -41,15 +45,16 @@ class Empirical(_KernelEstimator):
         self.points, self.model = _training_points(data, n, points, seed)
         self.n, self.d = self.points.shape
         self.seed = int(seed)
+        self._params = empirical_params(self.points)
 
     def _kernel(self) -> tuple[Any, tuple]:
-        return _score_empirical, (self.points,)
+        return _score_empirical, self._params
 
     def denoiser(self, x: np.ndarray, t: int) -> np.ndarray:
         """Dhat(x) = sum_i w_i(x) x_0^(i), computed directly (not through Tweedie)."""
         alpha_bar_t = self.alpha_bar(t)
         x = self._check_x(x)
-        return apply_row_kernel(_denoiser_empirical, x, t, alpha_bar_t, (self.points,))
+        return apply_row_kernel(_denoiser_empirical, x, t, alpha_bar_t, self._params)
 
     def memorization(self, samples: Any, ratio: float = 1.0 / 3.0) -> dict[str, float]:
         """:func:`memorization` of ``samples`` against this estimator's training points."""

@@ -13,7 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from simulate._kernels.estimators import _loo_denoiser_rows, _score_empirical_soft
+from simulate._kernels.estimators import (
+    _loo_denoiser_rows,
+    _score_empirical_soft,
+    empirical_params,
+)
 from simulate.estimators.base import training_pairs
 from simulate.estimators.l1 import L1Estimator
 from simulate.estimators.r_policy import CrossValidatedR, GivenR, RuleR
@@ -52,6 +56,7 @@ class L1EmpiricalDSM(L1Estimator):
                 "give r a value or 'rule' for the nonparametric class"
             )
         super().__init__(*args, r=r, **kwargs)
+        self._points_params = empirical_params(self.points)
 
     def _fit(self, schedule: Schedule) -> None:
         T = schedule.T
@@ -90,4 +95,4 @@ class L1EmpiricalDSM(L1Estimator):
         return float(np.sqrt(np.max(np.mean(resid * resid, axis=0))))
 
     def _kernel(self) -> tuple[Any, tuple]:
-        return _score_empirical_soft, (self.points, self._tau, self._mode)
+        return _score_empirical_soft, (*self._points_params, self._tau, self._mode)

@@ -21,7 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from simulate._kernels.estimators import _denoiser_empirical, _score_empirical
+from simulate._kernels.estimators import (
+    _denoiser_empirical,
+    _score_empirical,
+    empirical_params,
+)
 from simulate._validation import check_finite_array, check_real
 from simulate.kernels import apply_row_kernel
 from simulate.models.mixtures import _Mixture
@@ -53,6 +57,7 @@ class Empirical(_Mixture):
             raise ValueError(f"points must have n >= 1 rows and d >= 1 columns, got {pts.shape}")
         self._setup(pts, np.empty((n, d, 0)), np.empty((n, 0)), np.full(n, 1.0 / n))
         self.points = self.means
+        self._params = empirical_params(self.points)
         self.name = f"empirical(n={n}, d={d})"
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -60,10 +65,10 @@ class Empirical(_Mixture):
 
     def score_kernel(self) -> tuple[Any, tuple]:
         """The one empirical-law kernel, shared with ``simulate.estimators.Empirical``."""
-        return _score_empirical, (self.points,)
+        return _score_empirical, self._params
 
     def _denoiser(self, x: np.ndarray, alpha_bar: float) -> np.ndarray:
-        return apply_row_kernel(_denoiser_empirical, x, 0, alpha_bar, (self.points,))
+        return apply_row_kernel(_denoiser_empirical, x, 0, alpha_bar, self._params)
 
 
 class Digits(Empirical):
