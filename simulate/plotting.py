@@ -573,20 +573,35 @@ def plot_steps_to_accuracy(df: pd.DataFrame) -> Figure:
     """T*(epsilon) against s at fixed d, against s with d = s, and against d at fixed s, one
     line per sampler (start N(0, I)); reference slopes s^2, s and d in grey; the legend gives
     each fitted slope (points at T_min or beyond T_max left out)."""
+    data = df[df["init"] == "normal"] if "normal" in set(df["init"]) else df
+    lines = [
+        (sampler, data["sampler"] == sampler, {**style, "linestyle": "-"})
+        for sampler, style in STEPS_STYLE.items()
+    ]
+    eps = float(df["epsilon"].iloc[0])
+    return _steps_panels(
+        data, lines, "T* (steps to KL <= epsilon), exact",
+        f"Steps to accuracy with the exact score, KL <= {eps:g} (start N(0, I)); "
+        "discrete samplers on li(T, c0, c1), VP-SDE schemes on vp_sde",
+    )  # fmt: skip
+
+
+def _steps_panels(data: pd.DataFrame, lines: list, ylabel: str, title: str) -> Figure:
+    """Three log-log panels of T* (sweeps s, s_full, d); ``lines``: (label, row mask, style)."""
     panels = [("s", "s"), ("s_full", "s"), ("d", "d")]
     fig, axes = new_figure(1, 3, width=4.0, height=3.4)
-    data = df[df["init"] == "normal"] if "normal" in set(df["init"]) else df
     for ax, (sweep, var) in zip(axes.flat, panels, strict=True):
         part = data[data["sweep"] == sweep]
-        for sampler, style in STEPS_STYLE.items():
-            line = part[part["sampler"] == sampler].sort_values(var)
+        for label, mask, style in lines:
+            line = part[mask[part.index]].sort_values(var)
             if line.empty:
                 continue
             keep = ~line["at_floor"].astype(bool) & np.isfinite(line["T_star"])
             slope = fitted_slope(line[var][keep], line["T_star"][keep])
             ax.loglog(
                 line[var], line["T_star"], color=style["color"], marker=style["marker"],
-                markersize=3, linewidth=1, label=f"{sampler}: {slope:.2f}",
+                linestyle=style["linestyle"], markersize=3, linewidth=1,
+                label=f"{label}: {slope:.2f}",
             )  # fmt: skip
         if not part.empty:
             x = np.array(sorted(part[var].unique()), dtype=float)
@@ -602,16 +617,32 @@ def plot_steps_to_accuracy(df: pd.DataFrame) -> Figure:
             )  # fmt: skip
             ax.set_title(f"T* against {var}, {fixed} (grey: slopes 2, 1)", fontsize=8)
         ax.set_xlabel(var)
-        ax.set_ylabel("T* (steps to KL <= epsilon), exact")
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=5, ncol=1)
-    eps = float(df["epsilon"].iloc[0])
-    fig.suptitle(
-        f"Steps to accuracy with the exact score, KL <= {eps:g} (start N(0, I)); "
-        "discrete samplers on li(T, c0, c1), VP-SDE schemes on vp_sde",
-        fontsize=9,
-    )
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+__all__ += ["plot_steps_box"]
+
+
+def plot_steps_box(df: pd.DataFrame) -> Figure:
+    """T*(epsilon) on box data (solid) and on the Gaussian control of the same variance
+    (dashed), against s at fixed d, with d = s and against d at fixed s, one colour per
+    sampler; KL from the grid oracle at the early stop (the table's ``v_min``)."""
+    lines = []
+    for sampler, style in STEPS_STYLE.items():
+        for signal, ls in (("box", "-"), ("gaussian", "--")):
+            mask = (df["sampler"] == sampler) & (df["signal"] == signal)
+            lines.append((f"{sampler}, {signal}", mask, {**style, "linestyle": ls}))
+    eps, v_min = float(df["epsilon"].iloc[0]), float(df["v_min"].iloc[0])
+    return _steps_panels(
+        df, lines, "T* (steps to KL <= epsilon), grid oracle",
+        f"Steps to accuracy on non-Gaussian data (s coordinates uniform on [-1, 1]; dashed: "
+        f"Gaussian of the same variance), exact score, KL(q_t0 || p_t0) <= {eps:g} at "
+        f"v_t0 >= {v_min:g}, start N(0, I), li(T, c0, c1)",
+    )  # fmt: skip
 
 
 __all__ += ["plot_steps_fitted"]

@@ -415,9 +415,9 @@ def _estimation_row(config: Config, model: Any, base: dict, name: str, n: int) -
     }  # fmt: skip
 
 
-def early_stop(schedule: schedules.Schedule) -> int:
-    """The smallest step t with v_t >= ORACLE_V_MIN: where the grid oracle compares laws."""
-    return int(np.argmax(schedule.v >= ORACLE_V_MIN)) + 1
+def early_stop(schedule: schedules.Schedule, v_min: float = ORACLE_V_MIN) -> int:
+    """The smallest step t with v_t >= ``v_min``: where the grid oracle compares laws."""
+    return int(np.argmax(schedule.v >= v_min)) + 1
 
 
 def _oracle_row(config: Config, model: Any, base: dict, sampler: str, T: int) -> dict:

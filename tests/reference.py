@@ -566,6 +566,14 @@ def empirical_soft_score(
     return (a * soft_threshold(empirical_denoiser(x, points, alpha_bar), tau) - x) / v
 
 
+def smooth_gaussian_1d(weight: np.ndarray, m: np.ndarray, c: float, lo: float, h: float, n: int):
+    """Twin of ``simulate._kernels.oracle._smooth_gaussian_1d``: sum_k w_k N(x; m_k, c^2) at
+    the nodes x = lo + i h, as one dense (nodes x sources) matrix of densities."""
+    nodes = lo + h * np.arange(n)
+    dens = np.exp(-0.5 * ((nodes[:, None] - m[None, :]) / c) ** 2) / (np.sqrt(2 * np.pi) * c)
+    return dens @ weight
+
+
 def scatter_gaussian_2d(
     weight: np.ndarray, m1: np.ndarray, m2: np.ndarray, lo: float, h: float, c: float,
     reach: float, n: int,

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from simulate import exact, metrics, models, oracle, samplers, schedules
+from simulate._kernels.oracle import _smooth_gaussian_1d, _smooth_gaussian_1d_serial
+from tests import reference
 
 SCHEDULE = schedules.linear(50)
 #: [-10, 10] holds the samplers' mass (lost_mass below LOST_MASS_ATOL is checked), spacing 0.01.
@@ -28,6 +30,13 @@ W2_RTOL = 1e-3
 #: these models (measured: 5e-6 or less for the stochastic samplers, 9e-5 for DDIM on the
 #: mixture).
 SPACING_RTOL = 1e-4
+#: Kernel vs its dense twin, relative to the largest value: a recurrence re-anchored every
+#: 64 nodes against one exponential per term (measured 3e-14).
+TWIN_RTOL = 1e-13
+#: The same node by node where the value exceeds 1e-20 of the largest: z = (x - m) / c loses
+#: |x| ulp / c to cancellation in either computation, so at c = 1e-3 the terms exp(-z^2 / 2)
+#: with z ~ 10 agree to ~1e-11 only (measured 1.4e-11; 7e-14 for c >= 0.05).
+TWIN_NODE_RTOL = 1e-10
 #: Monte Carlo band: Bonferroni over 3 models x 3 samplers x 11 statistics at level 1e-3.
 K_SE = 4.5
 
@@ -47,6 +56,26 @@ def _laws(name: str, sampler: str, n: int = GRID.n) -> oracle.BlockLaws:
     """The oracle of a model's block coordinate (cached: shared by the tests below)."""
     f = oracle.coordinate_score(NON_GAUSSIAN[name](), 0)
     return oracle.block_laws(f, SCHEDULE, sampler, oracle.Grid(GRID.lo, GRID.hi, n))
+
+
+@pytest.mark.parametrize("c", [1e-3, 0.05, 0.3, 3.0])
+def test_stochastic_step_kernel_matches_its_twin_serial_and_parallel(c: float) -> None:
+    """One stochastic step of the oracle: the kernel (a recurrence along the nodes, cut where
+    a term falls below 1e-60 of its source's peak) against the dense NumPy quadrature, and its
+    parallel build against the serial one bit for bit. c = 1e-3 is below the spacing; c = 3
+    spans the grid (the longest recurrences); some sources lie outside the grid."""
+    rng = np.random.default_rng(7)
+    y = GRID.nodes
+    w = GRID.h * np.exp(-0.5 * y * y) * rng.random(y.size)
+    m = 1.1 * y + 0.2 * rng.standard_normal(y.size)
+    got, serial = np.zeros_like(y), np.zeros_like(y)
+    _smooth_gaussian_1d(w, m, c, GRID.lo, GRID.h, 8, got)
+    _smooth_gaussian_1d_serial(w, m, c, GRID.lo, GRID.h, 8, serial)
+    assert np.array_equal(got, serial)
+    want = reference.smooth_gaussian_1d(w, m, c, GRID.lo, GRID.h, GRID.n)
+    assert np.max(np.abs(got - want)) <= TWIN_RTOL * np.max(np.abs(want))
+    big = want > 1e-20 * np.max(want)
+    np.testing.assert_allclose(got[big], want[big], rtol=TWIN_NODE_RTOL)
 
 
 @pytest.mark.parametrize("sampler", samplers.VARIANCES)

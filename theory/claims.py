@@ -824,6 +824,35 @@ CLAIMS: tuple[Claim, ...] = (
         "rate",
     ),
     Claim(
+        "steps.box_s_exponent",
+        "With the exact score on data whose s signal coordinates are uniform on [-1, 1] (a "
+        "non-Gaussian law with compact support; the other d - s are 0), the number of steps T* "
+        "that brings KL(q_t0 || p_t0) below epsilon, compared at the first step with "
+        "v_t >= 0.01, grows at most like s^2 at fixed d and with d = s (steps.s_exponent on "
+        "non-Gaussian data; the Gaussian coordinates of the same variance are the control).",
+        "paper (as read); reviewers",
+        "fitted exponent of s in T*(s) <= 2 (upper-bound rate), KL from the exact grid oracle "
+        "(no Monte Carlo); the detail says whether its interval contains 1 or 2.",
+        2.0,
+        ("tests/test_experiment_steps_box.py::test_verdicts_decide_every_claim",),
+        "steps_box",
+        "open",
+        "rate",
+    ),
+    Claim(
+        "steps.box_d_free",
+        "With the exact score on the same non-Gaussian data (s uniform coordinates, d - s "
+        "zeros), T* does not depend on d at fixed s (steps.d_free on non-Gaussian data).",
+        "paper (as read); Benton et al. 2024",
+        "fitted exponent of d in T*(d) = 0 (two-sided; an interval wider than 0.5 is "
+        "inconclusive), KL from the exact grid oracle.",
+        0.0,
+        ("tests/test_experiment_steps_box.py::test_verdicts_decide_every_claim",),
+        "steps_box",
+        "open",
+        "rate",
+    ),
+    Claim(
         "steps.fitted_more_steps_help",
         "With a fitted score trained once (least squares, or the paper's l1 estimator with the "
         "penalty on the denoiser or on the score), doubling the number of steps does not make "

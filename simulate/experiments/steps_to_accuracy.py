@@ -139,11 +139,18 @@ def kl_terms(config: Config, sampler: str, init: str, T: int) -> tuple[float, fl
 
 
 def steps_to_accuracy(
-    kl_of_T, epsilon: float, T_min: int, T_max: int
+    kl_of_T, epsilon: float, T_min: int, T_max: int, rtol: float = 0.0
 ) -> tuple[float, float, bool]:
     """(T*, KL at T*, checked): the smallest T in [T_min, T_max] with kl_of_T(T) <= epsilon,
     by doubling then bisection; NaN when not reached by T_max. ``checked``: kl_of_T(T* - 1)
-    > epsilon (or T* = T_min), i.e. the bisection's premise held at its end."""
+    > epsilon (or T* = T_min), i.e. the bisection's premise held at its end.
+
+    With ``rtol`` > 0 (for an expensive KL) the bracket (lo, hi] is narrowed on every other
+    step at the T where log KL, interpolated linearly in log T, reaches log epsilon, followed by
+    a probe rtol to the other side of it (which closes the bracket when the guess was good),
+    and by bisection on the steps in between (so the bracket at least halves every two steps).
+    The search stops once hi - lo <= rtol hi: T* is then known to that relative resolution,
+    and ``checked`` is kl_of_T(lo) > epsilon."""
     lo, hi = None, T_min
     while kl_of_T(hi) > epsilon:
         lo = hi
@@ -152,13 +159,37 @@ def steps_to_accuracy(
         hi = min(2 * hi, T_max)
     if lo is None:
         return float(hi), kl_of_T(hi), True
-    while hi - lo > 1:
+    step = 0
+    while hi - lo > max(1.0, rtol * hi):
         mid = (lo + hi) // 2
+        step += 1
+        if rtol > 0.0 and step % 2 == 1:
+            guess = _log_interpolate(lo, kl_of_T(lo), hi, kl_of_T(hi), epsilon)
+            if guess is not None and lo < guess < hi:
+                # aim just inside the side the guess is likely on, so that one more evaluation
+                # on the other side can close the bracket to rtol
+                mid = guess
         if kl_of_T(mid) <= epsilon:
             hi = mid
+            nudge = math.floor(hi * (1.0 - rtol))
+            if rtol > 0.0 and lo < nudge < hi and kl_of_T(nudge) > epsilon:
+                lo = nudge
         else:
             lo = mid
-    return float(hi), kl_of_T(hi), kl_of_T(hi - 1) > epsilon
+            nudge = math.ceil(lo / (1.0 - rtol)) if rtol > 0.0 else hi
+            if rtol > 0.0 and lo < nudge < hi and kl_of_T(nudge) <= epsilon:
+                hi = nudge
+    below = hi - 1 if rtol == 0.0 else lo
+    return float(hi), kl_of_T(hi), kl_of_T(below) > epsilon
+
+
+def _log_interpolate(lo: int, kl_lo: float, hi: int, kl_hi: float, epsilon: float) -> int | None:
+    """The T where the line through (log lo, log KL(lo)) and (log hi, log KL(hi)) reaches
+    log epsilon (None where a KL is not positive, or the line is flat)."""
+    if not (kl_lo > 0.0 and kl_hi > 0.0 and kl_lo != kl_hi):
+        return None
+    slope = (math.log(kl_hi) - math.log(kl_lo)) / (math.log(hi) - math.log(lo))
+    return round(math.exp(math.log(lo) + (math.log(epsilon) - math.log(kl_lo)) / slope))
 
 
 def cells(config: Config) -> list[tuple]:
@@ -230,74 +261,87 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
     out: list[judge.Verdict] = []
     for (sampler, init), grp in df.groupby(["sampler", "init"], sort=False):
         setting = {"sampler": sampler, "init": init, "epsilon": float(grp["epsilon"].iloc[0])}
-        for sweep, claim_id in (
-            ("s", "steps.s_exponent"), ("s_full", "steps.s_exponent"), ("d", "steps.d_free")
-        ):  # fmt: skip
-            part = grp[grp["sweep"] == sweep].sort_values("d" if sweep == "d" else "s")
-            var = "d" if sweep == "d" else "s"
-            x, y = part[var].to_numpy(float), part["T_star"].to_numpy(float)
-            if sweep == "s":
-                here = {**setting, "d": int(part["d"].iloc[0])}
-            elif sweep == "s_full":
-                here = {**setting, "d": "s"}  # d = s: no pure-noise coordinate
-            else:
-                here = {**setting, "s": int(part["s"].iloc[0])}
-            floor = part["at_floor"].to_numpy(bool)
-            reached = np.isfinite(y) & ~floor
-            prediction = (
-                "T* = O(s^2) at fixed d (exponent of s <= 2)"
-                if sweep == "s"
-                else "T* = O(s^2) with d = s (exponent of s <= 2)"
-                if sweep == "s_full"
-                else "T* independent of d at fixed s (exponent 0)"
+        out += sweep_verdicts(grp, setting, "steps.s_exponent", "steps.d_free")
+    return out
+
+
+def sweep_verdicts(
+    grp: pd.DataFrame, setting: dict, s_claim: str, d_claim: str, what: str = ""
+) -> list[judge.Verdict]:
+    """The verdicts of one sampler's sweeps (rows of ``run_cell``'s columns): the exponent of
+    T* in s at fixed d and with d = s (``s_claim``, upper-bound rate 2) and in d at fixed s
+    (``d_claim``, 0, two-sided). ``what`` qualifies the predictions (e.g. the data)."""
+    out: list[judge.Verdict] = []
+    sampler = grp["sampler"].iloc[0]
+    for sweep in ("s", "s_full", "d"):
+        claim_id = d_claim if sweep == "d" else s_claim
+        part = grp[grp["sweep"] == sweep].sort_values("d" if sweep == "d" else "s")
+        if part.empty:
+            continue
+        var = "d" if sweep == "d" else "s"
+        x, y = part[var].to_numpy(float), part["T_star"].to_numpy(float)
+        if sweep == "s":
+            here = {**setting, "d": int(part["d"].iloc[0])}
+        elif sweep == "s_full":
+            here = {**setting, "d": "s"}  # d = s: no pure-noise coordinate
+        else:
+            here = {**setting, "s": int(part["s"].iloc[0])}
+        floor = part["at_floor"].to_numpy(bool)
+        reached = np.isfinite(y) & ~floor
+        prediction = (
+            "T* = O(s^2) at fixed d (exponent of s <= 2)"
+            if sweep == "s"
+            else "T* = O(s^2) with d = s (exponent of s <= 2)"
+            if sweep == "s_full"
+            else "T* independent of d at fixed s (exponent 0)"
+        )
+        if what:
+            prediction += f", {what}"
+        if reached.sum() < 3:
+            out.append(
+                judge.not_applicable(
+                    claim_id, here, "rate", prediction,
+                    f"T* reached above T_min and by T_max = {int(part['T_max'].iloc[0])} at "
+                    f"fewer than 3 points of the {var} sweep",
+                )
             )
-            if reached.sum() < 3:
-                out.append(
-                    judge.not_applicable(
-                        claim_id, here, "rate", prediction,
-                        f"T* reached above T_min and by T_max = {int(part['T_max'].iloc[0])} at "
-                        f"fewer than 3 points of the {var} sweep",
-                    )
-                )
-                continue
-            fit = judge.fit_rate(x[reached], y[reached])
-            text = (
-                f"T* from {int(y[reached][0])} to {int(y[reached][-1])} over {var} = "
-                f"{int(x[reached][0])}..{int(x[reached][-1])}; fitted exponent {fit.p:.3g} "
-                f"[{fit.ci_low:.3g}, {fit.ci_high:.3g}]"
+            continue
+        fit = judge.fit_rate(x[reached], y[reached])
+        text = (
+            f"T* from {int(y[reached][0])} to {int(y[reached][-1])} over {var} = "
+            f"{int(x[reached][0])}..{int(x[reached][-1])}; fitted exponent {fit.p:.3g} "
+            f"[{fit.ci_low:.3g}, {fit.ci_high:.3g}]"
+        )
+        if floor.any():
+            text += f"; T* <= T_min at {var} = {x[floor].astype(int).tolist()} (left out)"
+        if not (reached | floor).all():
+            text += (
+                f"; T* > T_max = {int(part['T_max'].iloc[0])} at {var} = "
+                f"{x[~np.isfinite(y)].astype(int).tolist()} (left out: the growth "
+                "there is at least as fast)"
             )
-            if floor.any():
+        if sweep != "d":
+            lines = {"s^2 (paper, as read)": 2.0, "s (Huang; Potaptchik)": 1.0}
+            within = [k for k, v in lines.items() if fit.ci_low <= v <= fit.ci_high]
+            text += f"; interval contains: {', '.join(within) or 'neither 1 nor 2'}"
+            out.append(
+                judge.rate(
+                    claim_id, here, fit, predicted=2.0, upper=True,
+                    prediction=prediction, detail=text,
+                )
+            )
+        else:
+            order = samplers.ORDER.get(str(sampler))
+            if order is not None:
                 text += (
-                    f"; T* <= T_min at {var} = {x[floor].astype(int).tolist()} (left out)"
+                    f"; a scheme of order {order} with KL ~ d h^{2 * order} predicts "
+                    f"exponent 1/{2 * order} = {1 / (2 * order):.3g} for large d"
                 )
-            if not (reached | floor).all():
-                text += (
-                    f"; T* > T_max = {int(part['T_max'].iloc[0])} at {var} = "
-                    f"{x[~np.isfinite(y)].astype(int).tolist()} (left out: the growth "
-                    "there is at least as fast)"
+            text += "; Benton et al. (2024): T* = O(d) (exponent <= 1)"
+            out.append(
+                judge.rate(
+                    claim_id, here, fit, predicted=0.0,
+                    max_width=D_EXPONENT_MAX_WIDTH, prediction=prediction, detail=text,
                 )
-            if sweep != "d":
-                lines = {"s^2 (paper, as read)": 2.0, "s (Huang; Potaptchik)": 1.0}
-                within = [k for k, v in lines.items() if fit.ci_low <= v <= fit.ci_high]
-                text += f"; interval contains: {', '.join(within) or 'neither 1 nor 2'}"
-                out.append(
-                    judge.rate(
-                        claim_id, here, fit, predicted=2.0, upper=True,
-                        prediction=prediction, detail=text,
-                    )
-                )
-            else:
-                order = samplers.ORDER.get(str(sampler))
-                if order is not None:
-                    text += (
-                        f"; a scheme of order {order} with KL ~ d h^{2 * order} predicts "
-                        f"exponent 1/{2 * order} = {1 / (2 * order):.3g} for large d"
-                    )
-                text += "; Benton et al. (2024): T* = O(d) (exponent <= 1)"
-                out.append(
-                    judge.rate(
-                        claim_id, here, fit, predicted=0.0,
-                        max_width=D_EXPONENT_MAX_WIDTH, prediction=prediction, detail=text,
-                    )
-                )
+            )
     return out
