@@ -27,17 +27,19 @@ def quick_table():
 
 
 @pytest.mark.parametrize("power", [0.5, 1.0, 1.7])
-@pytest.mark.parametrize("epsilon", [1e-2, 3.3e-3])
-def test_search_to_a_relative_resolution(power, epsilon):
+@pytest.mark.parametrize("crossing", [37.5, 537.3, 5000.7])
+def test_search_to_a_relative_resolution(power, crossing):
     """With rtol the search returns T with KL(T) <= epsilon, at most rtol above the exact
     T*, with a checked lower end, in fewer evaluations than the exact bisection."""
+    epsilon = 0.01
     calls: list[int] = []
 
     def kl(T: int) -> float:
         calls.append(T)
-        return 0.3 / T**power
+        return epsilon * (crossing / T) ** power
 
     exact_T, _, _ = sta.steps_to_accuracy(kl, epsilon, 10, 1 << 16)
+    assert exact_T == math.ceil(crossing)
     exact_calls = len(set(calls))
     calls.clear()
     T, value, checked = sta.steps_to_accuracy(kl, epsilon, 10, 1 << 16, rtol=0.02)
