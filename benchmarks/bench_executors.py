@@ -1,16 +1,18 @@
 """Cell-parallel speed-up of the executors, measured in one run, printed as ratios.
 
-    python -m benchmarks.bench_executors [--experiment catalogue] [--preset quick]
+    python -m benchmarks.bench_executors [--experiment catalogue] [--preset quick] [--warm]
 
-Runs every cell of one experiment (no cell cache, cold: every way starts fresh processes with
-an empty kernel cache of its own, so each compiles its kernels as a first run does) four
-ways: one worker process with one numba thread (the baseline of cell parallelism), one worker
-with every thread (``--jobs 1``), 2 local worker processes with cores / 2 threads each
-(``--jobs 2``) and a 2-worker Dask LocalCluster (``--scheduler local --jobs 2``; needs
-``pip install -e ".[cluster]"``). Also checks that all give identical value columns. Two
-speed-ups are printed: against one thread (what cell parallelism gives) and against one
-worker with every thread (what it adds on top of the kernels' own thread parallelism, prange
-over samples).
+Runs every cell of one experiment (no cell cache, cold: every way starts fresh processes
+with an empty kernel cache of its own, so each compiles its kernels as a first run does;
+with ``--warm``, every way loads the kernels that an untimed first run compiled into one
+shared cache, as on a machine that has run the suite before; kernels numba cannot cache are
+still compiled by each process) four ways: one worker process with one numba thread (the
+baseline of cell parallelism), one worker with every thread (``--jobs 1``), 2 local worker
+processes with cores / 2 threads each (``--jobs 2``) and a 2-worker Dask LocalCluster
+(``--scheduler local --jobs 2``; needs ``pip install -e ".[cluster]"``). Also checks that
+all give identical value columns. Two speed-ups are printed: against one thread (what cell
+parallelism gives) and against one worker with every thread (what it adds on top of the
+kernels' own thread parallelism, prange over samples).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--experiment", default="catalogue")
     parser.add_argument("--preset", choices=("quick", "full"), default="quick")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--warm", action="store_true", help="kernels compiled beforehand")
     args = parser.parse_args()
     module = experiments.get(args.experiment)
     config = preset_config(module, args.preset)
@@ -60,9 +63,16 @@ def main() -> None:
     except ImportError:
         print("(dask.distributed not installed: skipped)")
     seconds, tables = {}, {}
-    for name, (executor, threads) in ways.items():
-        # an empty kernel cache per way: no way loads what an earlier one compiled
+    if args.warm:
         os.environ["REGDIFF_NUMBA_CACHE"] = tempfile.mkdtemp(prefix="bench-kernels-")
+        start = time.perf_counter()
+        run_tasks(tasks, ProcessExecutor(1), cache, threads=1)
+        print(f"untimed warm-up run (compiles into the shared kernel cache): "
+              f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+    for name, (executor, threads) in ways.items():
+        if not args.warm:
+            # an empty kernel cache per way: no way loads what an earlier one compiled
+            os.environ["REGDIFF_NUMBA_CACHE"] = tempfile.mkdtemp(prefix="bench-kernels-")
         start = time.perf_counter()
         outcomes = run_tasks(tasks, executor, cache, threads=threads)
         seconds[name] = time.perf_counter() - start
