@@ -723,6 +723,23 @@ CLAIMS: tuple[Claim, ...] = (
         "monte_carlo",
     ),
     Claim(
+        "schemes.published_table",
+        "The exact laws of this suite's six VP-SDE schemes reproduce Pierret & Galerne's "
+        "published table of W2 errors on the Gaussian fitted to CIFAR-10 (EM, EI, DDPM, Euler, "
+        "Heun, RK4; NFE 50-1000; eps 0-1e-3; starts p_T and N(0, I); and the continuous "
+        "SDE / ODE column), once their conventions are used: beta halved, W2 to p_0, the "
+        "column NFE = K run on K grid points (K / 4 for RK4).",
+        "Pierret & Galerne 2025 (their public notebook's printed table)",
+        "every finite published entry within half a unit of its last printed digit (threshold "
+        "on the largest |ours - published| / that half unit: <= 1); the entries printed as "
+        "'-' (inf) are listed with the reason.",
+        1.0,
+        ("tests/test_experiment_gaussian_schemes.py::test_published_table_is_reproduced",),
+        "gaussian_schemes",
+        "open",
+        "threshold",
+    ),
+    Claim(
         "schemes.heun_beats_euler",
         "On the Gaussian fitted to CIFAR-10 (Pierret & Galerne's Table 5 setting), Heun's method "
         "on the probability-flow ODE is more accurate than Euler's at equal NFE (the scheme "
