@@ -101,6 +101,7 @@ def test_published_table_is_reproduced():
     assert np.isfinite(table["w2_data"]).all()
     heun = table[(table["scheme"] == "Heun") & (table["nfe_budget"] == 50)]
     assert set(heun["grid_points"]) == {50}  # their notebook's Heun: N = NFE points
+    assert set(heun.loc[heun["eps"] > 0, "nfe"]) == {2 * 49}  # twice its column's budget
     verdict = gs._published_verdict(table)
     assert verdict.claim_id == "schemes.published_table" and verdict.verdict == "holds"
     assert "printed '-'" in verdict.detail

@@ -203,16 +203,17 @@ def _published_rows(config: Config, model: models.SubspaceGaussian, init: str, e
                 kind = "ode" if SCHEMES[scheme].startswith("pf_") else "sde"
                 var = continuous_law_variances(lam, config, eps, kind)
                 ours = float(np.sqrt(np.sum((np.sqrt(var) - np.sqrt(lam)) ** 2)))
-            steps, grid = 0, 0
+            steps, grid, spent = 0, 0, 0
         else:
             grid = published_grid_points(scheme, nfe)
             sch = schedules.vp_sde(config.beta_min, config.beta_max, N=grid, eps=eps)
             law = exact.output_law(model, sch, SCHEMES[scheme], init=init)
             ours, steps = metrics.w2_gaussian(law, data), grid - 1
+            spent = samplers.nfe(sch, SCHEMES[scheme])
         rows.append(
             {
                 "part": "published", "scheme": scheme, "sampler": SCHEMES[scheme],
-                "nfe_budget": nfe, "grid_points": grid, "steps": steps, "eps": eps,
+                "nfe_budget": nfe, "grid_points": grid, "steps": steps, "nfe": spent, "eps": eps,
                 "init": init, "d": model.d, "beta_min": config.beta_min,
                 "beta_max": config.beta_max, "w2_data": ours, "printed": entry.printed,
                 "published": entry.published, "tolerance": entry.tolerance,
