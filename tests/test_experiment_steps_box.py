@@ -48,6 +48,7 @@ def test_search_to_a_relative_resolution(power, crossing):
     assert len(set(calls)) < exact_calls
 
 
+@pytest.mark.slow
 def test_oracle_grid_resolves_the_largest_T():
     """At T = T_max of the full setting both blocks' KL is stable under refinement."""
     config = sb.Config()
