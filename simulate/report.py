@@ -15,6 +15,7 @@ from simulate.judge import VERDICTS, Verdict
 __all__ = [
     "README_BEGIN",
     "README_END",
+    "markdown_table",
     "readme_block",
     "render_report",
     "render_verify_report",
@@ -22,6 +23,21 @@ __all__ = [
 
 README_BEGIN = "<!-- verdicts:begin (written by `regdiff figures`) -->"
 README_END = "<!-- verdicts:end -->"
+
+
+def markdown_table(df, columns: Sequence[str], nan: str = "") -> str:
+    """A small Markdown table of the ``columns`` of ``df`` that it has (numbers with 4
+    significant digits, NaN written as ``nan``)."""
+    cols = [c for c in columns if c in df]
+
+    def fmt(x: object) -> str:
+        if isinstance(x, float):
+            return nan if x != x else f"{x:.4g}"
+        return str(x)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df[cols].itertuples(False)]
+    return "\n".join(lines)
 
 
 def _claims() -> dict:

@@ -718,17 +718,10 @@ def with_target(config: Config, target: str, **changes: Any) -> Config:
 
 
 def _markdown(df: pd.DataFrame, columns: list[str]) -> str:
-    """A small Markdown table of ``columns`` (numbers with 4 significant digits)."""
-    cols = [c for c in columns if c in df]
+    """A small Markdown table of ``columns`` (``report.markdown_table``; NaN left blank)."""
+    from simulate.report import markdown_table
 
-    def fmt(x: Any) -> str:
-        if isinstance(x, float):
-            return "" if math.isnan(x) else f"{x:.4g}"
-        return str(x)
-
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df[cols].itertuples(False)]
-    return "\n".join(lines)
+    return markdown_table(df, columns)
 
 
 def _tables(df: pd.DataFrame) -> dict[str, str]:

@@ -40,6 +40,33 @@ SMOOTH_CUTOFF = 1e-60
 ANCHOR = 64
 
 
+@jit
+def _walk_nodes(acc, w, g0, centre, direction, lo, h, mk, c, dz, shrink):
+    """acc[i] += w g(x_i) at the nodes i = centre + direction, centre + 2 direction, ... of
+    the Gaussian g(x) = exp(-((x - mk) / c)^2 / 2), g0 = g(x_centre), by the recurrence
+    g_{i + direction} = g_i r_i, r_i = exp(-direction z_i dz - dz^2 / 2), r <- r exp(-dz^2),
+    re-anchored by exact exponentials every ``ANCHOR`` nodes, until g < ``SMOOTH_CUTOFF``."""
+    n = acc.shape[0]
+    z0 = (lo + centre * h - mk) / c
+    g = g0
+    ratio = math.exp(-direction * z0 * dz - 0.5 * dz * dz)
+    i = centre + direction
+    walked = 1
+    while 0 <= i < n:
+        if walked % ANCHOR == 0:
+            z = (lo + i * h - mk) / c
+            g = math.exp(-0.5 * z * z)
+            ratio = math.exp(-direction * z * dz - 0.5 * dz * dz)
+        else:
+            g *= ratio
+            ratio *= shrink
+        if g < SMOOTH_CUTOFF:
+            break
+        acc[i] += w * g
+        i += direction
+        walked += 1
+
+
 def _make_smooth_1d(parallel):
     def smooth_gaussian_1d(weight, m, c, lo, h, chunks, out):
         n = out.shape[0]
@@ -62,36 +89,8 @@ def _make_smooth_1d(parallel):
                 if g0 < SMOOTH_CUTOFF:  # the source lies far outside the grid
                     continue
                 acc[centre] += w * g0
-                mk = m[k]
-                # upward: g_{i+1} / g_i = exp(-z_i dz - dz^2 / 2), re-anchored by an exact
-                # exponential every ANCHOR nodes (bounds the rounding walked to ~ANCHOR^2 ulp)
-                g = g0
-                ratio = math.exp(-z0 * dz - 0.5 * dz * dz)
-                for i in range(centre + 1, n):
-                    if (i - centre) % ANCHOR == 0:
-                        z = (lo + i * h - mk) / c
-                        g = math.exp(-0.5 * z * z)
-                        ratio = math.exp(-z * dz - 0.5 * dz * dz)
-                    else:
-                        g *= ratio
-                        ratio *= shrink
-                    if g < SMOOTH_CUTOFF:
-                        break
-                    acc[i] += w * g
-                # downward: g_{i-1} / g_i = exp(z_i dz - dz^2 / 2)
-                g = g0
-                ratio = math.exp(z0 * dz - 0.5 * dz * dz)
-                for i in range(centre - 1, -1, -1):
-                    if (centre - i) % ANCHOR == 0:
-                        z = (lo + i * h - mk) / c
-                        g = math.exp(-0.5 * z * z)
-                        ratio = math.exp(z * dz - 0.5 * dz * dz)
-                    else:
-                        g *= ratio
-                        ratio *= shrink
-                    if g < SMOOTH_CUTOFF:
-                        break
-                    acc[i] += w * g
+                _walk_nodes(acc, w, g0, centre, 1, lo, h, m[k], c, dz, shrink)
+                _walk_nodes(acc, w, g0, centre, -1, lo, h, m[k], c, dz, shrink)
         for r in range(chunks):
             out += private[r]
 

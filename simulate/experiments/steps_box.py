@@ -40,6 +40,7 @@ from simulate.experiments.steps_to_accuracy import (
     sweep_verdicts,
 )
 from simulate.pipeline.cells import run_in_process
+from simulate.report import markdown_table
 
 NAME = "steps_box"
 
@@ -209,19 +210,10 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
 def report_section(df: pd.DataFrame) -> str:
     """T* per sampler, signal and sweep point, with the per-coordinate KL terms there."""
     cols = ["sampler", "signal", "sweep", "s", "d", "T_star", "t0", "k_signal", "k_noise"]
-    lines = [
+    intro = (
         "Exact score, start N(0, I), li(T, 2, 4); KL(q_t0 || p_t0) at the first step with "
         "v_t >= v_min, from the grid oracle of one coordinate (signal: uniform on [-1, 1], or "
         "the Gaussian of the same variance); KL = s k_signal + (d - s) k_noise. T_star: "
-        "steps to KL <= epsilon (NaN: beyond T_max); k_signal, k_noise at T_star.",
-        "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
-    ]
-    for _, r in df.iterrows():
-        cells_ = []
-        for c in cols:
-            v = r[c]
-            cells_.append(f"{v:.4g}" if isinstance(v, float) else str(v))
-        lines.append("| " + " | ".join(cells_) + " |")
-    return "\n".join(lines)
+        "steps to KL <= epsilon (NaN: beyond T_max); k_signal, k_noise at T_star."
+    )
+    return intro + "\n\n" + markdown_table(df, cols, nan="nan")

@@ -46,6 +46,7 @@ import pandas as pd
 from simulate import estimators, exact, judge, metrics, models, schedules
 from simulate.experiments.steps_to_accuracy import D_EXPONENT_MAX_WIDTH, check_sweeps
 from simulate.pipeline.cells import run_in_process
+from simulate.report import markdown_table
 
 NAME = "steps_fitted"
 
@@ -322,19 +323,10 @@ def report_section(df: pd.DataFrame) -> str:
     table = df[df["row_kind"] == "summary"]
     cols = ["estimator", "sampler", "sweep", "s", "d", "kl_half", "kl_limit", "settled",
             "T_star", "T_star_excess"]  # fmt: skip
-    lines = [
+    intro = (
         "Fitted scores trained once (shared training noise), exact output laws on li(T, 2, 4), "
         "start N(0, I), KL(q_1 || p_1). kl_half and kl_limit: KL at T_ref / 2 and T_ref; "
         "T_star: steps to KL <= epsilon (NaN: the limit is above epsilon); T_star_excess: "
-        "steps to within epsilon of the limit (NaN where the limit has not settled).",
-        "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
-    ]
-    for _, r in table.iterrows():
-        cells_ = []
-        for c in cols:
-            v = r[c]
-            cells_.append(f"{v:.4g}" if isinstance(v, float) else str(v))
-        lines.append("| " + " | ".join(cells_) + " |")
-    return "\n".join(lines)
+        "steps to within epsilon of the limit (NaN where the limit has not settled)."
+    )
+    return intro + "\n\n" + markdown_table(table, cols, nan="nan")
