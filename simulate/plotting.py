@@ -640,7 +640,7 @@ def plot_steps_box(df: pd.DataFrame) -> Figure:
     return _steps_panels(
         df, lines, "T* (steps to KL <= epsilon), grid oracle",
         f"Steps to accuracy on non-Gaussian data (s coordinates uniform on [-1, 1]; dashed: "
-        f"Gaussian of the same variance), exact score, KL(q_t0 || p_t0) <= {eps:g} at "
+        f"Gaussian of the same variance)\nexact score, KL(q_t0 || p_t0) <= {eps:g} at "
         f"v_t0 >= {v_min:g}, start N(0, I), li(T, c0, c1)",
     )  # fmt: skip
 
