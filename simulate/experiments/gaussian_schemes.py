@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulate import exact, judge, metrics, models, samplers, schedules
+from simulate import exact, judge, laws, metrics, models, samplers, schedules
 from simulate.pipeline.cells import run_in_process
 
 NAME = "gaussian_schemes"
@@ -173,14 +173,14 @@ def published_grid_points(scheme: str, nfe: int) -> int:
 
 
 def continuous_law_variances(
-    lam: np.ndarray, config: Config, eps: float, kind: str
+    lam: np.ndarray, ends: schedules.Schedule, kind: str
 ) -> np.ndarray:
     """Per-eigenvalue variances at eps of the exact reverse SDE ("sde") or probability-flow
     ODE ("ode") started from N(0, I) at t = 1 (Pierret & Galerne's eqs. 7 and 8 in Song's
     convention, abar(t) = exp(-int_0^t beta)): with s_t = abar_t lam + 1 - abar_t,
-    sde: s_eps + (abar_1 / abar_eps) s_eps^2 / s_1 (1 / s_1 - 1); ode: s_eps / s_1."""
-    sch = schedules.vp_sde(config.beta_min, config.beta_max, N=2, eps=eps)
-    a_eps, a_1 = float(sch.level(1)), float(sch.level(2))
+    sde: s_eps + (abar_1 / abar_eps) s_eps^2 / s_1 (1 / s_1 - 1); ode: s_eps / s_1.
+    ``ends``: the two-point grid (t = eps, t = 1) of the VP SDE."""
+    a_eps, a_1 = float(ends.level(1)), float(ends.level(2))
     s_eps, s_1 = a_eps * lam + (1.0 - a_eps), a_1 * lam + (1.0 - a_1)
     if kind == "ode":
         return s_eps / s_1
@@ -193,16 +193,18 @@ def _published_rows(config: Config, model: models.SubspaceGaussian, init: str, e
     pub = pub[(pub["init"] == init) & np.isclose(pub["eps"], eps, rtol=0.0, atol=1e-15)]
     lam = np.asarray(model.lam, dtype=float)
     data = model.noised_law(1.0)
+    ends = schedules.vp_sde(config.beta_min, config.beta_max, N=2, eps=eps)  # t = eps, 1
     rows = []
     for entry in pub.itertuples(index=False):
         scheme, nfe = str(entry.scheme), int(entry.nfe)
         if nfe == 0:  # their "continuous" column: the exact SDE / ODE, no discretization
             if init == "p_T":
-                ours = metrics.w2_gaussian(model.noised_law(_level_at(config, eps)), data)
+                law = exact.target_law(model, ends, t=1)
             else:
                 kind = "ode" if SCHEMES[scheme].startswith("pf_") else "sde"
-                var = continuous_law_variances(lam, config, eps, kind)
-                ours = float(np.sqrt(np.sum((np.sqrt(var) - np.sqrt(lam)) ** 2)))
+                var = continuous_law_variances(lam, ends, kind)
+                law = laws.GaussianLaw.diagonal(np.zeros_like(lam), var)
+            ours = metrics.w2_gaussian(law, data)
             steps, grid, spent = 0, 0, 0
         else:
             grid = published_grid_points(scheme, nfe)
@@ -222,11 +224,6 @@ def _published_rows(config: Config, model: models.SubspaceGaussian, init: str, e
             }
         )  # fmt: skip
     return rows
-
-
-def _level_at(config: Config, eps: float) -> float:
-    """alpha_bar at time eps of the VP SDE (the data law's noised level there)."""
-    return float(schedules.vp_sde(config.beta_min, config.beta_max, N=2, eps=eps).level(1))
 
 
 def _law_row(
