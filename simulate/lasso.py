@@ -20,6 +20,7 @@ import numpy as np
 
 from simulate._kernels.lasso import _lasso_gram, _lasso_gram_serial
 from simulate._validation import check_finite_array, check_int, check_real
+from simulate.linalg import least_squares
 
 __all__ = [
     "LASSO_MAX_SWEEPS",
@@ -103,7 +104,7 @@ class GramProblem:
     ) -> GramProblem:  # fmt: skip
         """The same problem from its sufficient statistics (centred G, C, yy and the means),
         without the data: an output with lam = 0 is then solved from the normal equations
-        G w = c (``numpy.linalg.lstsq`` on G: minimum norm when G is singular)."""
+        G w = c (``simulate.linalg.least_squares``: minimum norm when G is singular)."""
         self = cls.__new__(cls)
         self.x_mean, self.y_mean, self.n = x_mean, y_mean, int(n)
         self._Xc = self._Yc = None
@@ -129,7 +130,7 @@ class GramProblem:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Solve all outputs at levels ``lam`` (m,), warm-started from ``W`` (modified).
 
-        Outputs with lam = 0 are solved as least squares (``numpy.linalg.lstsq``).
+        Outputs with lam = 0 are solved as least squares (``simulate.linalg.least_squares``).
 
         Returns ``(W, gap, rr, sweeps)``. When an output hits the iteration cap, a message
         naming ``where`` and the gap is appended to ``failures``, or, if that is None, warned
@@ -144,11 +145,11 @@ class GramProblem:
             # lam = 0 is least squares, where the duality gap is the residual itself and never
             # vanishes: solve it directly (minimum norm when not unique, as LinearDSM does).
             if self._Xc is not None:
-                B = np.linalg.lstsq(self._Xc, self._Yc[:, zero], rcond=None)[0]
+                B = least_squares(self._Xc, self._Yc[:, zero], self.G, self.C[zero].T)
                 R = self._Yc[:, zero] - self._Xc @ B
                 rr[zero] = np.einsum("ij,ij->j", R, R) / self.n
             else:  # from moments: ||y - X b||^2 / n = yy - 2 c.b + b.G b
-                B = np.linalg.lstsq(self.G, self.C[zero].T, rcond=None)[0]
+                B = least_squares(None, None, self.G, self.C[zero].T)
                 rr[zero] = (
                     self.yy[zero] - 2.0 * np.einsum("ji,ij->j", self.C[zero], B)
                     + np.einsum("ij,ij->j", B, self.G @ B)

@@ -35,6 +35,7 @@ __all__ = [
     "StructuredMatrix",
     "check_covariance",
     "haar_orthonormal",
+    "least_squares",
     "psd_sqrt",
     "union_index",
 ]
@@ -42,6 +43,11 @@ __all__ = [
 #: Relative tolerance of "symmetric" and "positive semidefinite" for a matrix assembled by a
 #: user: a few ulps of float64 round-off times its largest entry.
 MATRIX_RTOL = 1e-10
+#: ``least_squares`` solves the normal equations by Cholesky only when LAPACK's estimate of
+#: 1 / cond_1(G) is at least this: the normal equations lose about cond(G) * 2.2e-16 of
+#: relative accuracy, so at most ~2e-10 here (the SVD answers the rest, and every
+#: rank-deficient problem, with its minimum-norm solution).
+NORMAL_EQUATIONS_MIN_RCOND = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +172,33 @@ def union_index(*matrices: StructuredMatrix) -> np.ndarray:
     for m in matrices[1:]:
         index = np.union1d(index, m.index)
     return index
+
+
+def least_squares(
+    X: np.ndarray | None, Y: np.ndarray | None, G: np.ndarray, C: np.ndarray
+) -> np.ndarray:
+    """argmin_B ||Y - X B||_F, the minimum-norm one when it is not unique (``lstsq``).
+
+    ``G = X^T X`` and ``C = X^T Y`` (any common positive scale) are given by the caller, who
+    has them or needs them anyway. A well-conditioned G (``NORMAL_EQUATIONS_MIN_RCOND``) is
+    solved by Cholesky, about 7x faster than ``numpy.linalg.lstsq``'s SVD at n = 1024,
+    p = 287 (the answers agree to ~1e-15 there); otherwise the SVD of X (of G when X is None:
+    a problem known only by its moments) gives the minimum-norm solution.
+    """
+    from scipy.linalg import lapack
+
+    p = G.shape[0]
+    if p:
+        factor, info = lapack.dpotrf(G, lower=False, clean=True)
+        if info == 0:
+            rcond, info = lapack.dpocon(factor, float(np.max(np.sum(np.abs(G), axis=0))))
+            if info == 0 and rcond >= NORMAL_EQUATIONS_MIN_RCOND:
+                B, info = lapack.dpotrs(factor, C, lower=False)
+                if info == 0:
+                    return B
+    if X is not None:
+        return np.linalg.lstsq(X, Y, rcond=None)[0]
+    return np.linalg.lstsq(G, C, rcond=None)[0]
 
 
 def psd_sqrt(c: np.ndarray) -> np.ndarray:

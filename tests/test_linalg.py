@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from simulate import exact, metrics, models, schedules
 from simulate.laws import GaussianLaw
-from simulate.linalg import StructuredMatrix, check_covariance, haar_orthonormal
+from simulate.linalg import (
+    StructuredMatrix,
+    check_covariance,
+    haar_orthonormal,
+    least_squares,
+)
 
 #: Structured versus dense products of O(1) entries: a few ulps of round-off.
 ROUNDOFF_RTOL = 1e-12
@@ -118,3 +123,44 @@ def test_block_law_matches_dense_law_and_is_affine_in_d(variance) -> None:
     )  # fmt: skip
     assert kl_mid == pytest.approx(kl_small + (1000 - 8) * per_coordinate, rel=1e-9, abs=1e-13)
     print(f"block exact law + KL at d = 1e5, T = 60 ({variance}): {elapsed:.3f} s")
+
+
+#: Least squares by Cholesky of the normal equations against the SVD, at cond(G) <= 1e6:
+#: the normal equations lose cond(G) * 2.2e-16 at most (``NORMAL_EQUATIONS_MIN_RCOND``).
+NORMAL_EQUATIONS_RTOL = 1e-9
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "scale"),
+    [(1024, 287, 1.0), (200, 3, 1.0), (500, 8, 1e-2), (40, 80, 1.0), (30, 30, 1.0)],
+)
+def test_least_squares_matches_the_minimum_norm_svd_solution(n, p, scale) -> None:
+    """Well conditioned (Cholesky), badly scaled columns, and n <= p (rank-deficient: the
+    SVD's minimum-norm answer, from the data or from the moments alone)."""
+    rng = np.random.default_rng(n + p)
+    X = rng.standard_normal((n, p)) * np.geomspace(1.0, scale, p)
+    X -= X.mean(axis=0)  # centred, as the estimators' designs (rank n - 1 when n <= p)
+    Y = rng.standard_normal((n, 4))
+    want = np.linalg.lstsq(X, Y, rcond=None)[0]
+    got = least_squares(X, Y, X.T @ X, X.T @ Y)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=NORMAL_EQUATIONS_RTOL * np.abs(want).max())
+    from_moments = least_squares(None, None, X.T @ X / n, X.T @ Y / n)
+    if n > p:
+        np.testing.assert_allclose(
+            from_moments, want, rtol=0, atol=NORMAL_EQUATIONS_RTOL * np.abs(want).max()
+        )
+    else:  # the minimum-norm solution of the normal equations is the same point
+        np.testing.assert_allclose(X @ from_moments, X @ want, atol=1e-8)
+        assert np.linalg.norm(from_moments) <= np.linalg.norm(want) * (1 + 1e-8)
+
+
+def test_least_squares_falls_back_to_the_svd_when_ill_conditioned() -> None:
+    """Two columns equal to 1e-9: cond(G) ~ 1e18, far past the Cholesky threshold; the
+    answer is the SVD's own, bit for bit."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 5))
+    X[:, 4] = X[:, 3] + 1e-9 * rng.standard_normal(300)
+    Y = rng.standard_normal((300, 2))
+    want = np.linalg.lstsq(X, Y, rcond=None)[0]
+    assert np.array_equal(least_squares(X, Y, X.T @ X, X.T @ Y), want)

@@ -21,7 +21,7 @@ import pytest
 from simulate import judge
 from simulate.experiments import discretization, r_sensitivity
 from simulate.pipeline import cells as pc
-from simulate.pipeline.figures import make_figures
+from simulate.pipeline.figures import interleaved, make_figures
 from simulate.pipeline.seeds import seed_for
 
 TINY = discretization.Config(
@@ -271,3 +271,34 @@ def test_claims_tests_flags_default_to_the_preset() -> None:
     assert parser.parse_args(["figures", "--no-theory-tests"]).theory_tests is False
     with pytest.raises(SystemExit):
         parser.parse_args(["figures", "--theory-tests", "--no-theory-tests"])
+
+
+def test_interleaved_takes_the_experiments_in_turn() -> None:
+    """One task of each experiment in turn, each experiment's own order kept."""
+    a, b, c = ["a0", "a1", "a2"], ["b0"], ["c0", "c1"]
+    assert interleaved([a, b, c]) == ["a0", "b0", "c0", "a1", "c1", "a2"]
+    assert interleaved([]) == []
+
+
+def test_compile_time_is_measured_inside_the_cell(monkeypatch) -> None:
+    """A cell that compiles a new numba function reports the compilation; one that calls
+    nothing new reports none."""
+    import numba
+
+    def run_cell(config, cell):
+        if cell[0] == "compile":
+
+            @numba.njit(cache=False)
+            def fresh(x):
+                return x + 1.0
+
+            return {"value": fresh(1.0)}
+        return {"value": 0.0}
+
+    monkeypatch.setattr(discretization, "run_cell", run_cell)
+    make = lambda kind: pc.Task("discretization", TINY, (kind,), 0, "k", discretization.__name__)  # noqa: E731
+    compiled = pc.compute_cell(make("compile"), None, 1)
+    plain = pc.compute_cell(make("plain"), None, 1)
+    assert compiled.error is None and compiled.rows == [{"value": 2.0}]
+    assert 0.0 < compiled.compile_seconds <= compiled.seconds
+    assert plain.compile_seconds == 0.0

@@ -14,6 +14,7 @@ from simulate.estimators.base import (
     _training_points,
     training_pairs,
 )
+from simulate.linalg import least_squares
 from simulate.noise_level import noise_scales
 from simulate.schedules import Schedule
 
@@ -31,8 +32,9 @@ class LinearDSM(_AffineFitted):
     fit.
 
     For n <= d (the centred design has rank < d) the least-squares solution is not unique;
-    with ``ridge=0`` the minimum-norm solution is returned (``numpy.linalg.lstsq``, SVD),
-    which is the limit of the ridge solution as ridge -> 0+. With ``ridge > 0`` the normal
+    with ``ridge=0`` the minimum-norm solution is returned (``simulate.linalg.least_squares``:
+    Cholesky of the normal equations when they are well conditioned, else the SVD), which is
+    the limit of the ridge solution as ridge -> 0+. With ``ridge > 0`` the normal
     equations (X^T X / n + ridge I) W^T = X^T Y / n are solved.
 
     Parameters
@@ -98,7 +100,7 @@ class LinearDSM(_AffineFitted):
         """(W, c) from the step's sufficient statistics (shared noise): the normal equations
         (G + ridge I) W^T = C^T (``lstsq`` on them: minimum norm when G is singular)."""
         G = prob.G + self.ridge * np.eye(self.d) if self.ridge > 0.0 else prob.G
-        W = np.ascontiguousarray(np.linalg.lstsq(G, prob.C.T, rcond=None)[0].T)
+        W = np.ascontiguousarray(least_squares(None, None, G, prob.C.T).T)
         return W, prob.intercept(W)
 
     def _least_squares(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +114,7 @@ class LinearDSM(_AffineFitted):
         if self.ridge > 0.0:
             B = np.linalg.solve(Xc.T @ Xc / n + self.ridge * np.eye(d), Xc.T @ Yc / n)
         else:
-            B = np.linalg.lstsq(Xc, Yc, rcond=None)[0]
+            B = least_squares(Xc, Yc, Xc.T @ Xc, Xc.T @ Yc)
         W = np.ascontiguousarray(B.T)
         return W, y_mean - W @ x_mean
 

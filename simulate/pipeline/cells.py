@@ -34,7 +34,7 @@ import pickle
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,6 +98,10 @@ class CellOutcome:
     error: str | None
     seconds: float
     reused: bool = False
+    #: Of ``seconds``, the time numba spent compiling kernels (or loading them from its
+    #: cache) inside the cell: the cost of a cold start, paid by whichever cell first
+    #: calls a kernel in its worker.
+    compile_seconds: float = 0.0
 
 
 def tasks_for(module: Any, config: Any) -> list[Task]:
@@ -138,6 +142,10 @@ class CellCache:
         except (EOFError, pickle.UnpicklingError):  # pragma: no cover - only if tampered with
             return None
 
+    def has(self, task: Task) -> bool:
+        """Whether the task's cell is stored (without reading it)."""
+        return self.root is not None and self.path(task).exists()
+
     def remove_stale(self) -> int:
         """Delete temporary files left by a killed run (never a finished cell); their count."""
         if self.root is None or not (Path(self.root) / "cells").exists():
@@ -167,6 +175,7 @@ def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcom
     import importlib
 
     import numba
+    from numba.core import event
     from threadpoolctl import threadpool_limits
 
     from simulate import experiments
@@ -176,19 +185,22 @@ def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcom
         importlib.import_module(task.module) if task.module else experiments.get(task.experiment)
     )
     start = time.perf_counter()
+    compiling = event.TimingListener()  # outermost numba compilations only (nested once)
     try:
         # One BLAS thread in every cell: a threaded BLAS sums in an order that depends on
         # its thread count, which would make dense results differ (by ~1e-12) between
         # executors and job counts. numba's own kernels are bit-identical at any count.
         with threadpool_limits(limits=1, user_api="blas"):
-            out = module.run_cell(task.config, task.cell)
+            with event.install_listener("numba:compile", compiling):
+                out = module.run_cell(task.config, task.cell)
     except Exception as exc:  # recorded, never swallowed: the report names it
         tb = traceback.format_exc(limit=6)
         error = f"{type(exc).__name__}: {exc}\n{tb}"
         return CellOutcome(task, None, error, time.perf_counter() - start)
     rows = [out] if isinstance(out, dict) else list(out)
     CellCache(Path(cache_root) if cache_root else None).store(task, rows)
-    return CellOutcome(task, rows, None, time.perf_counter() - start)
+    compile_seconds = compiling.duration if compiling.done else 0.0
+    return CellOutcome(task, rows, None, time.perf_counter() - start, False, compile_seconds)
 
 
 class Executor(Protocol):
@@ -287,11 +299,12 @@ def run_tasks(
     *,
     threads: int = 1,
     progress: bool = False,
+    after_each: Callable[[int], None] | None = None,
 ) -> list[CellOutcome]:
     """Every task's outcome, in task order: cached cells are reused, the rest computed.
 
     The progress bar counts cells (with tqdm's rate and ETA); the cached ones are counted at
-    the start.
+    the start. ``after_each(k)`` is called when the k-th computed cell has finished.
     """
     cache.remove_stale()
     outcomes: dict[int, CellOutcome] = {}
@@ -310,11 +323,13 @@ def run_tasks(
         bar = tqdm(total=len(tasks), initial=len(outcomes), desc="cells", unit="cell")
     root = str(Path(cache.root).resolve()) if cache.root is not None else None
     try:
-        for outcome in executor.run(todo, root, threads):
+        for done, outcome in enumerate(executor.run(todo, root, threads), start=1):
             outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
             if bar is not None:
                 bar.set_postfix_str(outcome.task.experiment, refresh=False)
                 bar.update(1)
+            if after_each is not None:
+                after_each(done)
     finally:
         if bar is not None:
             bar.close()

@@ -13,6 +13,7 @@ naming the error instead (its partial table is still written, for inspection).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -28,7 +29,28 @@ import pandas as pd
 from simulate import judge
 from simulate.pipeline.cells import CellCache, Executor, assemble, run_tasks, tasks_for
 
-__all__ = ["FiguresResult", "make_figures", "preset_config"]
+__all__ = ["FiguresResult", "interleaved", "make_figures", "preset_config"]
+
+
+#: The claims' tests start when this share of the cells to compute has finished (0: at once).
+CLAIM_TESTS_AFTER = 0.25
+#: The timing summary's line for numba's compilations inside the cells (already counted in
+#: the cells' own lines, not in addition to them).
+COMPILE_KIND = "numba compilation (part of the cell times)"
+
+
+def interleaved(task_lists: Sequence[Sequence[Any]]) -> list[Any]:
+    """The experiments' tasks taken in turn, one of each (each keeps its own order).
+
+    At the start the workers then run cells of different experiments, which need different
+    kernels: each kernel is compiled by one worker and loaded from numba's cache by the
+    others, instead of being compiled by both at once. The long tail is left to the
+    experiments with the most (and smallest) cells.
+    """
+    out: list[Any] = []
+    for k in range(max((len(t) for t in task_lists), default=0)):
+        out.extend(t[k] for t in task_lists if k < len(t))
+    return out
 
 
 def preset_config(module: Any, preset: str) -> Any:
@@ -94,11 +116,26 @@ def make_figures(
     start = time.perf_counter()
     modules = {name: experiments.get(name) for name in names}
     configs = {name: preset_config(m, preset) for name, m in modules.items()}
-    tasks = [t for name, m in modules.items() for t in tasks_for(m, configs[name])]
-    # The claims' tests run beside the cells (one process; cached by code version).
-    claim_run = ClaimTestRun(Path(cache.root) if cache.root else None) if theory_tests else None
+    tasks = interleaved([tasks_for(m, configs[name]) for name, m in modules.items()])
+    # The claims' tests run beside the cells (one process; cached by code version), started
+    # once a share of the cells has finished: their kernels are then in numba's cache, which
+    # the tests' process loads instead of compiling them a third time.
+    claim_run: ClaimTestRun | None = None
+    todo = sum(not cache.has(t) for t in tasks)
+    start_after = math.ceil(CLAIM_TESTS_AFTER * todo)
+
+    def start_claim_tests(done: int) -> None:
+        nonlocal claim_run
+        if theory_tests and claim_run is None and done >= start_after:
+            claim_run = ClaimTestRun(Path(cache.root) if cache.root else None)
+
+    start_claim_tests(0)
     try:
-        outcomes = run_tasks(tasks, executor, cache, threads=threads, progress=progress)
+        outcomes = run_tasks(
+            tasks, executor, cache, threads=threads, progress=progress,
+            after_each=start_claim_tests,
+        )  # fmt: skip
+        start_claim_tests(todo)
     except BaseException:
         if claim_run is not None:
             claim_run.stop()
@@ -109,6 +146,7 @@ def make_figures(
         by_exp[o.task.experiment].append(o)
         if not o.reused:
             seconds[o.task.kind] += o.seconds
+            seconds[COMPILE_KIND] += o.compile_seconds
     tables: dict[str, pd.DataFrame] = {}
     failures: dict[str, list[Any]] = {}
     verdicts: list[judge.Verdict] = []

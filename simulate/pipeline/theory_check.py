@@ -83,8 +83,9 @@ class ClaimTestRun:
     gives each named test's outcome (passed / failed / skipped / not collected; "not run"
     without the source tree, as in an installed package without tests).
 
-    ``regdiff figures`` starts the run before the cells, so the tests (one process) use the
-    CPU time the cells leave idle instead of adding their own wall time at the end. A cached
+    ``regdiff figures`` starts the run while the cells run (once a quarter of them has
+    finished, so that the kernels the tests call are loaded from numba's cache, not compiled
+    again), so the tests (one process) do not add their own wall time at the end. A cached
     outcome (same code version and test files) is returned without starting anything.
     """
 
