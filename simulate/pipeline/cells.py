@@ -260,12 +260,17 @@ class DaskExecutor:
 
         cluster = None
         if self.scheduler == "local":
-            cluster = LocalCluster(
-                n_workers=self.jobs,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            import dask
+
+            # Dask's statistical profiler walks the running task's stack every 10 ms; its
+            # output is only shown on the dashboard, which this cluster does not have.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                cluster = LocalCluster(
+                    n_workers=self.jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             client = Client(cluster)
         else:
             client = Client(self.scheduler)
