@@ -29,6 +29,7 @@ from simulate.pipeline.cells import (
     DaskExecutor,
     ProcessExecutor,
     assemble,
+    local_cluster,
     run_tasks,
     tasks_for,
     value_columns,
@@ -82,13 +83,8 @@ def main() -> None:
             os.environ["REGDIFF_NUMBA_CACHE"] = tempfile.mkdtemp(prefix="bench-kernels-")
         cluster = None
         if executor is None:
-            from distributed import LocalCluster
-
             workers = 1 if name.startswith("Dask, 1 worker") else args.workers
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True,
-                dashboard_address=None,
-            )  # fmt: skip
+            cluster = local_cluster(workers)
             executor = DaskExecutor(cluster.scheduler_address, workers)
         start = time.perf_counter()
         outcomes = run_tasks(tasks, executor, cache, threads=threads)

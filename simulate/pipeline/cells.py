@@ -52,6 +52,7 @@ __all__ = [
     "assemble",
     "cell_key",
     "compute_cell",
+    "local_cluster",
     "make_executor",
     "run_in_process",
     "run_tasks",
@@ -246,6 +247,22 @@ class ProcessExecutor:
                 yield future.result()
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` processes with one thread each, as
+    ``--scheduler local`` starts it.
+
+    Dask's statistical profiler (it walks the running task's stack every 10 ms; its output
+    is shown only on the dashboard, which this cluster does not have) is turned off.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+
+
 @dataclass
 class DaskExecutor:
     """A Dask cluster: ``scheduler`` is ``tcp://HOST:PORT`` or ``"local"``."""
@@ -256,21 +273,11 @@ class DaskExecutor:
     def run(
         self, tasks: Sequence[Task], cache_root: str | None, threads: int
     ) -> Iterator[CellOutcome]:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
 
         cluster = None
         if self.scheduler == "local":
-            import dask
-
-            # Dask's statistical profiler walks the running task's stack every 10 ms; its
-            # output is only shown on the dashboard, which this cluster does not have.
-            with dask.config.set({"distributed.worker.profile.enabled": False}):
-                cluster = LocalCluster(
-                    n_workers=self.jobs,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
+            cluster = local_cluster(self.jobs)
             client = Client(cluster)
         else:
             client = Client(self.scheduler)
