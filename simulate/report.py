@@ -27,7 +27,7 @@ README_END = "<!-- verdicts:end -->"
 
 def markdown_table(df, columns: Sequence[str], nan: str = "") -> str:
     """A small Markdown table of the ``columns`` of ``df`` that it has (numbers with 4
-    significant digits, NaN written as ``nan``)."""
+    significant digits, a NaN written as the string ``nan``: blank by default)."""
     cols = [c for c in columns if c in df]
 
     def fmt(x: object) -> str:

@@ -64,6 +64,7 @@ from simulate import divergences, judge, metrics, samplers, schedules
 from simulate.models.base import BlockModel, GaussianModel, as_model
 from simulate.oracle import Grid
 from simulate.pipeline.seeds import seed_for
+from simulate.report import markdown_table
 
 __all__ = [
     "CLAIMS",
@@ -717,37 +718,30 @@ def with_target(config: Config, target: str, **changes: Any) -> Config:
 # -- the command -------------------------------------------------------------------------------
 
 
-def _markdown(df: pd.DataFrame, columns: list[str]) -> str:
-    """A small Markdown table of ``columns`` (``report.markdown_table``; NaN left blank)."""
-    from simulate.report import markdown_table
-
-    return markdown_table(df, columns)
-
-
 def _tables(df: pd.DataFrame) -> dict[str, str]:
     out = {}
     score = df[df["part"] == "score"]
     if len(score):
-        out["Score checks"] = _markdown(
+        out["Score checks"] = markdown_table(
             score, ["sweep_value", "d", "worst_z", "n_tests", "worst_field", "worst_alpha_bar",
                     "problems"]
         )
     geo = df[df["part"] == "geometry"]
     if len(geo):
-        out["Intrinsic dimension and sparsity"] = _markdown(
+        out["Intrinsic dimension and sparsity"] = markdown_table(
             geo, ["sweep_value", "d", "id_twonn", "id_mle", "s_used", "alpha_bar",
                   "score_eff_frac", "score_top_share", "denoiser_top_share"]
         )
     est = df[df["part"] == "estimation"]
     if len(est):
-        out["Estimated scores"] = _markdown(
+        out["Estimated scores"] = markdown_table(
             est, ["sweep_value", "d", "estimator", "n_train", "eps2", "eps2_se", "eps2_support",
                   "eps2_off_support", "method"]
         )
     orc = df[df["part"] == "oracle"]
     if len(orc):
         out["Exact laws of the coordinates (grid oracle, at the early-stopping step t0)"] = (
-            _markdown(orc, ["sweep_value", "d", "sampler", "T", "t0", "v_t0", "kl_oracle",
+            markdown_table(orc, ["sweep_value", "d", "sampler", "T", "t0", "v_t0", "kl_oracle",
                             "oracle_lost_mass", "oracle_worst_z", "oracle_notes"])
         )
     samp = df[df["part"] == "sampler"]
@@ -755,7 +749,7 @@ def _tables(df: pd.DataFrame) -> dict[str, str]:
         floor = df[df["part"] == "floor"].groupby(["sweep_value", "T"])["mmd2"]
         means = floor.mean().rename("floor_mmd2").reset_index()
         samp = samp.merge(means, on=["sweep_value", "T"], how="left")
-        out["Samplers with the exact score"] = _markdown(
+        out["Samplers with the exact score"] = markdown_table(
             samp, ["sweep_value", "d", "sampler", "T", "mmd2", "mmd2_se", "floor_mmd2",
                    "energy", "sliced_w2", "off_var", "off_var_exact", "kl_off_coord",
                    "kl_off_total", "kl_exact"]

@@ -302,3 +302,15 @@ def test_compile_time_is_measured_inside_the_cell(monkeypatch) -> None:
     assert compiled.error is None and compiled.rows == [{"value": 2.0}]
     assert 0.0 < compiled.compile_seconds <= compiled.seconds
     assert plain.compile_seconds == 0.0
+
+
+def test_after_each_counts_the_cells_to_compute(tmp_path: Path) -> None:
+    """``after_each(k, m)``: k = 0 before the first computed cell, then 1..m; cached cells
+    are not counted (the claims' tests start from these counts)."""
+    tasks = pc.tasks_for(discretization, TINY)
+    cache = pc.CellCache(tmp_path)
+    pc.run_tasks(tasks[:2], pc.SerialExecutor(), cache)
+    calls: list[tuple[int, int]] = []
+    pc.run_tasks(tasks, pc.SerialExecutor(), cache, after_each=lambda k, m: calls.append((k, m)))
+    m = len(tasks) - 2
+    assert calls == [(k, m) for k in range(m + 1)]

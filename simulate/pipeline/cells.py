@@ -143,10 +143,6 @@ class CellCache:
         except (EOFError, pickle.UnpicklingError):  # pragma: no cover - only if tampered with
             return None
 
-    def has(self, task: Task) -> bool:
-        """Whether the task's cell is stored (without reading it)."""
-        return self.root is not None and self.path(task).exists()
-
     def remove_stale(self) -> int:
         """Delete temporary files left by a killed run (never a finished cell); their count."""
         if self.root is None or not (Path(self.root) / "cells").exists():
@@ -311,12 +307,13 @@ def run_tasks(
     *,
     threads: int = 1,
     progress: bool = False,
-    after_each: Callable[[int], None] | None = None,
+    after_each: Callable[[int, int], None] | None = None,
 ) -> list[CellOutcome]:
     """Every task's outcome, in task order: cached cells are reused, the rest computed.
 
     The progress bar counts cells (with tqdm's rate and ETA); the cached ones are counted at
-    the start. ``after_each(k)`` is called when the k-th computed cell has finished.
+    the start. ``after_each(k, m)`` is called when the k-th of the m cells to compute has finished
+    (once with k = 0 before the first).
     """
     cache.remove_stale()
     outcomes: dict[int, CellOutcome] = {}
@@ -335,13 +332,15 @@ def run_tasks(
         bar = tqdm(total=len(tasks), initial=len(outcomes), desc="cells", unit="cell")
     root = str(Path(cache.root).resolve()) if cache.root is not None else None
     try:
+        if after_each is not None:
+            after_each(0, len(todo))
         for done, outcome in enumerate(executor.run(todo, root, threads), start=1):
             outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
             if bar is not None:
                 bar.set_postfix_str(outcome.task.experiment, refresh=False)
                 bar.update(1)
             if after_each is not None:
-                after_each(done)
+                after_each(done, len(todo))
     finally:
         if bar is not None:
             bar.close()

@@ -78,8 +78,9 @@ class FiguresResult:
             f"wall time {self.wall_seconds:.1f} s",
             "cell time by kind (summed over workers):",
         ]
+        width = max((len(k) for k in self.seconds_by_kind), default=0)
         for kind, sec in sorted(self.seconds_by_kind.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {kind:40s} {sec:9.1f} s")
+            lines.append(f"  {kind:{width}s} {sec:9.1f} s")
         return "\n".join(lines)
 
 
@@ -121,21 +122,17 @@ def make_figures(
     # once a share of the cells has finished: their kernels are then in numba's cache, which
     # the tests' process loads instead of compiling them a third time.
     claim_run: ClaimTestRun | None = None
-    todo = sum(not cache.has(t) for t in tasks)
-    start_after = math.ceil(CLAIM_TESTS_AFTER * todo)
 
-    def start_claim_tests(done: int) -> None:
+    def start_claim_tests(done: int, todo: int) -> None:
         nonlocal claim_run
-        if theory_tests and claim_run is None and done >= start_after:
+        if theory_tests and claim_run is None and done >= math.ceil(CLAIM_TESTS_AFTER * todo):
             claim_run = ClaimTestRun(Path(cache.root) if cache.root else None)
 
-    start_claim_tests(0)
     try:
         outcomes = run_tasks(
             tasks, executor, cache, threads=threads, progress=progress,
             after_each=start_claim_tests,
         )  # fmt: skip
-        start_claim_tests(todo)
     except BaseException:
         if claim_run is not None:
             claim_run.stop()
