@@ -57,6 +57,9 @@ __all__ = [
     "Verdict",
     "asymptotic",
     "cell_failed",
+    "D_CEILING",
+    "ROLES",
+    "d_free",
     "domain",
     "fit_rate",
     "grid_optimum",
@@ -103,7 +106,18 @@ REASONS = (
     "only_a_bound",
     "premise_false",
     "cell_failed",
+    "start_limited",
+    "underpowered",
+    "unresolved",
+    "free_to_ceiling",
+    "moves_before_ceiling",
 )
+#: What a verdict is about (``Verdict.role``): a ``check`` of a user's model (only these set
+#: ``regdiff verify``'s exit code) or a ``finding`` about the samplers, estimators or bounds.
+ROLES = ("check", "finding")
+#: ``d_free``: the largest d any data set reaches; a slope that moves the quantity by the
+#: claim's resolution only beyond it is "free of d" for every practical purpose.
+D_CEILING = 1e12
 #: Confidence level of every interval the rules compute.
 LEVEL = 0.95
 
@@ -137,8 +151,11 @@ class Verdict:
     reason: str
     detail: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    role: str = "finding"
 
     def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role={self.role!r}; allowed: {', '.join(ROLES)}")
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict={self.verdict!r}; allowed: {', '.join(VERDICTS)}")
         if self.kind not in KINDS:
@@ -175,6 +192,7 @@ class Verdict:
             "prediction": self.prediction,
             "verdict": self.verdict,
             "reason": self.reason,
+            "role": self.role,
             "detail": self.detail,
         }
 
@@ -733,4 +751,57 @@ def threshold(
         reason,
         detail,
         bound=bound,
+    )
+
+
+# -- free of d, from an exact slope ------------------------------------------------------------
+
+
+def d_free(
+    claim_id: str,
+    setting: Mapping[str, Any],
+    *,
+    slope: float,
+    resolution: float,
+    prediction: str,
+    ceiling: float = D_CEILING,
+    d0: float = 0.0,
+    detail: str = "",
+) -> Verdict:
+    """"Free of d" decided by the exact slope per added coordinate, never by a flat stretch.
+
+    ``slope`` is the exact change of the quantity per added coordinate (e.g. the KL of one
+    pure-noise coordinate); it moves the quantity by ``resolution`` (the smallest effect the
+    claim is about) once d_move = d0 + resolution / |slope| coordinates are reached. "holds"
+    (free_to_ceiling) when d_move exceeds ``ceiling`` (default ``D_CEILING``: no data set has
+    more coordinates), "fails" (moves_before_ceiling) with d_move otherwise. The measured
+    value is d_move (inf for a zero slope); the decision depends on no tolerance of the
+    arithmetic, so it cannot flip with the grid or the preset.
+    """
+    if not (math.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution={resolution!r} must be a finite number > 0")
+    if not (ceiling > 0):
+        raise ValueError(f"ceiling={ceiling!r} must be > 0")
+    if not math.isfinite(slope):
+        return _v(
+            claim_id, setting, "domain", math.nan, _NAN2, prediction, ceiling, "inconclusive",
+            "unresolved", detail + f" (the slope per coordinate is {slope!r})",
+        )  # fmt: skip
+    d_move = math.inf if slope == 0 else d0 + resolution / abs(slope)
+    ok = d_move > ceiling
+    return _v(
+        claim_id,
+        setting,
+        "domain",
+        d_move,
+        (d_move, d_move),
+        prediction,
+        ceiling,
+        "holds" if ok else "fails",
+        "free_to_ceiling" if ok else "moves_before_ceiling",
+        detail
+        + f" (slope {slope:.3g} per coordinate moves the quantity by {resolution:g} at "
+        f"d = {d_move:.3g}; ceiling {ceiling:.3g})",
+        slope=slope,
+        resolution=resolution,
     )
