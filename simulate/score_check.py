@@ -40,7 +40,7 @@ import pandas as pd
 from simulate import judge
 from simulate._validation import check_alpha_bar, check_int, check_seed
 from simulate.models.base import UserModel, as_model
-from simulate.noise_level import noise_scales
+from simulate.noise_level import NoiseLevel, noise_scales
 
 __all__ = [
     "DEFAULT_ALPHA_BARS",
@@ -76,7 +76,8 @@ class ScoreCheck:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per statistic: alpha_bar, field, index, mean, se, z.
+        One row per statistic: alpha_bar, v (accurate), field, index, mean, se, z (inf where
+        the score had a non-finite row at that alpha_bar), nonfinite_rows.
     verdict : judge.Verdict
         The first-order test (kind "monte_carlo").
     problems : list of str
@@ -91,6 +92,24 @@ class ScoreCheck:
     @property
     def passed(self) -> bool:
         return self.verdict.verdict == "holds" and not self.problems
+
+    def by_level(self) -> pd.DataFrame:
+        """One row per noise level, to localize an error: alpha_bar, v, the worst |z| there
+        (inf where the score was not finite), its field and index, the number of statistics
+        and of rows whose score was not finite there (of the n pairs)."""
+        rows = []
+        for (alpha_bar, v), g in self.table.groupby(["alpha_bar", "v"], sort=False):
+            z = g["z"].abs().to_numpy()
+            z = np.where(np.isnan(z), np.inf, z)
+            worst = int(np.argmax(z))
+            rows.append(
+                {
+                    "alpha_bar": alpha_bar, "v": v, "worst_z": float(z[worst]),
+                    "worst_field": f"{g['field'].iloc[worst]}[{int(g['index'].iloc[worst])}]",
+                    "n_tests": int(z.size), "nonfinite_rows": int(g["nonfinite_rows"].iloc[0]),
+                }
+            )  # fmt: skip
+        return pd.DataFrame(rows)
 
 
 def _statistics(
@@ -134,7 +153,10 @@ def check_score(
     n = check_int("n", n, low=100)
     seed = check_seed(seed)
     n_features = check_int("n_features", n_features, low=0)
-    grid = [check_alpha_bar(float(ab), f"alpha_bars[{i}]") for i, ab in enumerate(alpha_bars)]
+    grid = [
+        check_alpha_bar(ab if isinstance(ab, NoiseLevel) else float(ab), f"alpha_bars[{i}]")
+        for i, ab in enumerate(alpha_bars)
+    ]
     if not grid:
         raise ValueError("alpha_bars must hold at least one value in (0, 1)")
     d = m.d
@@ -152,16 +174,22 @@ def check_score(
         xt = a * x0 + math.sqrt(v) * noise
         score = np.asarray(m.score(xt, alpha_bar), dtype=np.float64)
         target = noise / math.sqrt(v)  # (x_t - a x_0) / v
+        # a score that is NaN or inf on any row fails every statistic at this level (a mean
+        # over the finite rows alone would hide it)
+        nonfinite = int(np.count_nonzero(~np.all(np.isfinite(score), axis=1)))
         for name, index, gs, gt in _statistics(score, target, xt, (w, c, u)):
             r = gs + gt  # (s_t(x_t) + (x_t - a x_0) / v) . g(x_t), one value per pair
-            mean = float(np.mean(r))
-            se = float(np.std(r, ddof=1) / math.sqrt(n))
-            floor = ROUNDOFF_RTOL * float(np.mean(np.abs(gs)) + np.mean(np.abs(gt)))
-            spread = math.hypot(se, floor)
-            z = mean / spread if spread > 0 else 0.0
+            if nonfinite:
+                mean, se, z = math.nan, math.nan, math.inf
+            else:
+                mean = float(np.mean(r))
+                se = float(np.std(r, ddof=1) / math.sqrt(n))
+                floor = ROUNDOFF_RTOL * float(np.mean(np.abs(gs)) + np.mean(np.abs(gt)))
+                spread = math.hypot(se, floor)
+                z = mean / spread if spread > 0 else 0.0
             rows.append(
-                {"alpha_bar": alpha_bar, "field": name, "index": index, "mean": mean,
-                 "se": se, "z": z}
+                {"alpha_bar": float(alpha_bar), "v": v, "field": name, "index": index,
+                 "mean": mean, "se": se, "z": z, "nonfinite_rows": nonfinite}
             )  # fmt: skip
     table = pd.DataFrame(rows)
     verdict = judge.monte_carlo(

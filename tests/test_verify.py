@@ -13,6 +13,7 @@ import pytest
 from simulate import verify
 from simulate.cli import main
 from simulate.pipeline.cells import CellCache, SerialExecutor
+from simulate.verify.judging import _estimation_verdicts
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_model.py"
 #: A small battery: 2 T values, 400 draws (the statistics scale with it; the rules do not).
@@ -124,7 +125,7 @@ def test_a_subtly_wrong_score_stops_the_battery(tmp_path) -> None:
         ([f"{__file__}:NOT_CALLABLE"], "is not callable"),
         ([f"{__file__}:make_broken"], "the factory is broken on purpose"),
         ([f"{__file__}:NoSample"], "lacks them (required: d, sample"),
-        ([f"{__file__}:BadShape"], "returned shape (4, 2)"),
+        ([f"{__file__}:BadShape"], "BadShape.score returned shape (64, 2)"),
         ([f"{EXAMPLE}:make_model", "--set", "q=3"], "no parameter 'q'; parameters: d, k"),
         ([f"{EXAMPLE}:make_model", "--sweep", "z=1,2"], "no parameter 'z'; parameters: d, k"),
         ([f"{EXAMPLE}:make_model", "--set", "d=0"], "d=0 is out of range"),
@@ -150,11 +151,11 @@ def test_l1_helps_needs_a_sparse_denoiser() -> None:
     )  # fmt: skip
     geo = pd.DataFrame({"part": "geometry", "d": [32, 32], "s_used": 4,
                         "denoiser_top_share": [0.95, 0.99]})  # fmt: skip
-    (v,) = verify._estimation_verdicts(est, geo)
+    (v,) = _estimation_verdicts(est, geo)
     assert (v.verdict, v.reason) == ("holds", "interval_on_claimed_side")
     assert v.measured == pytest.approx(0.5)
     dense = geo.assign(denoiser_top_share=[0.3, 0.99])
-    (v,) = verify._estimation_verdicts(est, dense)
+    (v,) = _estimation_verdicts(est, dense)
     assert (v.verdict, v.reason) == ("not applicable", "premise_false")
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from simulate._validation import check_alpha_bar, check_int, check_points
+from simulate._validation import check_alpha_bar, check_int, check_points, check_seed
 from simulate.kernels import apply_row_kernel, as_score_kernel
 from simulate.noise_level import noise_scales
 
@@ -178,6 +178,7 @@ class UserModel(DataModel):
         """The user's ``independent_blocks()`` as (copies, b) integer arrays, checked to
         partition the coordinates 0..d-1 (``BlockModel``)."""
         blocks = [np.asarray(g, dtype=np.int64) for g in self.obj.independent_blocks()]
+        blocks = [g for g in blocks if g.size]  # an empty group (e.g. no pure-noise block)
         blocks = [g.reshape(len(g), -1) if g.ndim != 2 else g for g in blocks]
         used = np.concatenate([g.ravel() for g in blocks]) if blocks else np.empty(0, np.int64)
         if np.sort(used).tolist() != list(range(self.d)):
@@ -188,7 +189,13 @@ class UserModel(DataModel):
         return blocks
 
     def sample(self, n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+        """The user's ``sample(n, seed)``, always called with a Python int seed: a Generator
+        passed here gives one integer draw from it (so ``RandomState(seed)`` works too)."""
         n = check_int("n", n, low=1)
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(0, 2**32))
+        else:
+            seed = int(check_seed(seed))
         x = np.ascontiguousarray(self.obj.sample(n, seed), dtype=np.float64)
         if x.shape != (n, self.d):
             raise ValueError(

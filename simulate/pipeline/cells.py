@@ -191,7 +191,7 @@ def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcom
             with event.install_listener("numba:compile", compiling):
                 out = module.run_cell(task.config, task.cell)
     except Exception as exc:  # recorded, never swallowed: the report names it
-        tb = traceback.format_exc(limit=6)
+        tb = traceback.format_exc()
         error = f"{type(exc).__name__}: {exc}\n{tb}"
         return CellOutcome(task, None, error, time.perf_counter() - start)
     rows = [out] if isinstance(out, dict) else list(out)
