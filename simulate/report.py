@@ -120,6 +120,22 @@ def render_verify_report(
         "",
         f"Verdicts: {_counts(verdicts)}.",
         "",
+        "## Checks of the model and findings about the samplers",
+        "",
+        "Checks (role `check`) are about the model you gave: its score, its sampling and its "
+        "declared structure; only they decide the exit code. Findings (role `finding`) are "
+        "about the samplers and estimators on your model (d-dependence, block laws, sample "
+        "quality at finite T): they are reported whatever they are and never make a correct "
+        "model fail.",
+        "",
+        "| role | claim | setting | measured | verdict | reason |",
+        "|---|---|---|---|---|---|",
+        *[
+            _row(v.role, f"`{v.claim_id}`", v.setting_text, v.measured_text, f"**{v.verdict}**",
+                 v.reason)
+            for v in sorted(verdicts, key=lambda v: v.role)
+        ],
+        "",
         "## Verdicts",
         "",
         *_verdict_sections(verdicts, _claims()),

@@ -627,20 +627,26 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "verify.score_first_order",
-        "A data model's score is the score of its noised law: the DSM first-order condition "
-        "E[(s_t(X_t) + (X_t - a X_0)/v) . g(X_t)] = 0 holds for every test field g "
-        "(coordinates, per-coordinate scales, radial, random features) across alpha_bar.",
+        "A check of the model: its score is the score of its noised law: the DSM first-order "
+        "condition E[(s_t(X_t) + (X_t - a X_0)/v) . g(X_t)] = 0 holds for every test field g "
+        "(coordinates, per-coordinate scales, radial, random features) at every noise level a "
+        "sampler of the battery evaluates (v from the smallest v_1 to 0.999); a non-finite "
+        "score fails it.",
         "SCIENCE.md 2 (Tweedie; the DSM target's conditional mean is the score)",
         "every z within a Bonferroni band of at least 4 standard errors.",
         None,
-        ("tests/test_score_check.py::test_wrong_scores_are_caught",),
+        (
+            "tests/test_score_check.py::test_wrong_scores_are_caught",
+            "tests/test_verify_trust.py::test_an_error_confined_to_small_v_is_caught_and_localized",
+            "tests/test_verify_trust.py::test_a_score_nan_on_some_rows_fails",
+        ),
         "catalogue",
         "open",
         "monte_carlo",
     ),
     Claim(
         "verify.score_finite",
-        "A data model's score is finite and of the right shape from alpha_bar = 1e-12 to "
+        "A check of the model: its score is finite and of the right shape from alpha_bar = 1e-12 to "
         "1 - 1e-12, and agrees with its denoiser by Tweedie where both are given.",
         "the verify battery",
         "no problem found.",
@@ -652,7 +658,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "verify.sampler_matches_data",
-        "With the exact score, each sampler's output p_1 at the battery's largest T is "
+        "A finding about the samplers: with the exact score, each sampler's output p_1 at the battery's largest T is "
         "indistinguishable from q_1 at the sample size used: MMD^2(p_1, q_1) is at the noise "
         "floor of two independent q_1 samples.",
         "the verify battery (a check of the samplers on non-Gaussian data)",
@@ -665,7 +671,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "verify.off_support_law",
-        "For data with an aligned support the off-support coordinates are pure noise, every "
+        "A check of the model's declared support: for data with an aligned support the off-support coordinates are pure noise, every "
         "sampler with the exact score acts on them alone, and their output law is the closed "
         "form of theory.gaussian with lambda = 0 (the factorization of SCIENCE.md 3): the "
         "numba samplers' off-support mean and variance match it.",
@@ -679,20 +685,23 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "verify.d_free",
-        "At fixed s, the sampler's KL(q_1 || p_1) with the exact score does not grow with d "
-        "(the paper's s^2-not-d^2 reading), on any data with an aligned support: by the "
-        "factorization its slope in d is exactly the KL kl_off of one pure-noise coordinate.",
+        "A finding about the samplers: at fixed s, the sampler's KL(q_1 || p_1) with the exact "
+        "score does not grow with d (the paper's s^2-not-d^2 reading), on any data with an "
+        "aligned support: by the factorization its slope in d is exactly the KL kl_off of one "
+        "pure-noise coordinate, which moves the KL by the resolution (0.01) at d = 0.01 / "
+        "kl_off.",
         "paper (as read); exact by factorization",
-        "kl_off = 0 (to 1e-10) per added coordinate, at the battery's largest T, from N(0, I).",
-        0.0,
+        "d = resolution / kl_off beyond 1e12 (no data set has more coordinates), at the "
+        "battery's largest T, from N(0, I).",
+        1e12,
         (),
         "catalogue",
         "open",
-        "identity",
+        "domain",
     ),
     Claim(
         "verify.l1_helps",
-        "The paper's premise on a user's data: the l1-regularized DSM estimator (linear class, "
+        "A finding about the estimators: the paper's premise on a user's data: the l1-regularized DSM estimator (linear class, "
         "penalty on the denoiser, r by the default rule) estimates the score better than "
         "least squares where it should help most, at the largest d and the smallest n.",
         "paper (as read)",
@@ -705,11 +714,13 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "verify.block_law",
-        "For a product of independent blocks of one or two coordinates (box, spike-and-slab, "
+        "A finding about the samplers (both sides use the model's score, so it tests the "
+        "samplers, not the model): for a product of independent blocks of one or two coordinates (box, spike-and-slab, "
         "torus, the paper's toy) the exact law of every sampler is computable without Monte "
         "Carlo, block by block (the grid oracles of simulate/oracle.py and "
-        "simulate/oracle_plane.py, at the first step t0 with v_t0 >= 1e-2); the numba "
-        "samplers' moments at t0 match it.",
+        "simulate/oracle_plane.py, at the first step t0 with v_t0 >= 1e-2, a 1-D block's "
+        "window widened until its tails are resolved); the numba samplers' moments at t0 "
+        "match it.",
         "derived here (factorization over blocks of coordinates)",
         "z of the moments of order one and two per group of identical blocks within the "
         "Bonferroni band.",
