@@ -41,7 +41,10 @@ def test_battery_on_the_example_with_a_sweep(tmp_path) -> None:
         by_claim.setdefault(v.claim_id, []).append(v)
     assert [v.verdict for v in by_claim["verify.score_first_order"]] == ["holds"]
     assert all(v.verdict == "holds" for v in by_claim["verify.off_support_law"])
-    assert all(v.verdict == "holds" for v in by_claim["verify.sampler_matches_data"])
+    # no difference seen; at n = 400 a KL-0.01 shift is not visible either: underpowered
+    assert {(v.verdict, v.reason) for v in by_claim["verify.sampler_matches_data"]} <= {
+        ("holds", "within_band"), ("inconclusive", "underpowered")
+    }
     # the cube's denoiser is 3-sparse (premise of verify.l1_helps true): judged, not skipped
     (l1_helps,) = by_claim["verify.l1_helps"]
     assert l1_helps.verdict != "not applicable" and l1_helps.setting["d"] == 12

@@ -83,7 +83,9 @@ class Config:
     ``target`` is MODULE:FACTORY (a ``.py`` path is stored absolute); ``params`` the keyword
     arguments of the factory; ``sweep_key`` and ``sweep_values`` the swept argument;
     ``resolution`` the smallest change of a KL the findings are about (the d-free finding's
-    d is where the off-support slope adds it); ``source_digest`` the hash of the model's
+    d is where the off-support slope adds it; the sample comparison's power is stated for a
+    perturbation of that KL); ``train_draws`` the training draws pooled by the estimation
+    findings (k >= 4); ``source_digest`` the hash of the model's
     source files (``load.source_digest``), set by ``run_battery`` so that every cell's
     cache key sees the model's code.
     """
@@ -106,6 +108,7 @@ class Config:
     est_n_eval: int = 500
     seed: int = 0
     resolution: float = 0.01
+    train_draws: int = 4
     source_digest: str = ""
 
     @classmethod
@@ -194,8 +197,27 @@ def run_cell(config: Config, cell: tuple) -> dict | list[dict]:
             rng = np.random.default_rng(seed_for(NAME, "floor", config.seed, T, r))
             a, b = _x1(model, sch, config.n, rng), _x1(model, sch, config.n, rng)
             rows.append({**base, "T": T, "replicate": r, **_distances(a, b, r)})
-        return rows
+        return [*rows, _power_row(config, model, base, sch)]
     return _sampler_row(config, model, base, cell[2], sch)
+
+
+def _power_row(config: Config, model: Any, base: dict, sch: schedules.Schedule) -> dict:
+    """The sample comparison's power at the battery's resolution: MMD^2 between a draw of q_1
+    and another draw shifted by delta along the coordinate j of least Fisher information,
+    delta chosen so that KL(q_1 || q_1 shifted) = delta^2 I_jj / 2 = ``resolution`` (to
+    second order in delta; I_jj = E[s_j(X_1)^2] from the model's score). This is the most
+    detectable perturbation of that KL by a shift; an MMD^2 that cannot see it cannot show
+    that two laws agree to the resolution."""
+    rng = np.random.default_rng(seed_for(NAME, "power", config.seed, sch.T))
+    a, b = _x1(model, sch, config.n, rng), _x1(model, sch, config.n, rng)
+    fisher = np.mean(model.score(b, sch.level(1)) ** 2, axis=0)
+    j = int(np.argmin(fisher))
+    delta = math.sqrt(2.0 * config.resolution / float(fisher[j]))
+    b[:, j] += delta
+    mmd = divergences.mmd2(b, a)
+    return {**base, "part": "power", "T": sch.T, "n": config.n, "shift": delta,
+            "shift_coord": j, "fisher": float(fisher[j]), "mmd2_shift": mmd.value,
+            "mmd2_shift_se": mmd.se}  # fmt: skip
 
 
 def _score_rows(config: Config, model: Any, base: dict) -> list[dict]:
@@ -244,25 +266,31 @@ def _geometry(config: Config, model: Any, base: dict) -> list[dict]:
     ]
 
 
-def _estimation_row(config: Config, model: Any, base: dict, name: str, n: int) -> dict:
+def _estimation_row(config: Config, model: Any, base: dict, name: str, n: int) -> list[dict]:
     """eps_score^2 (SCIENCE.md 1.1) of a fitted estimator, with its support / off-support
-    parts: exact for an affine estimate of a Gaussian model, else Monte Carlo."""
+    parts (exact for an affine estimate of a Gaussian model, else Monte Carlo), one row per
+    training draw (``train_draws``). Draw r's seed does not depend on the estimator, so the
+    estimators of one draw see the same training data (paired comparisons)."""
     from simulate.estimators import AffineScore
     from simulate.experiments._common import fitted_estimator
 
     sch = schedules.li(config.est_T, config.c0, config.c1)
-    seed = seed_for(NAME, "estimation", config.seed, name, n)
-    est = fitted_estimator(name, model, seed, n=n).fit(sch)
-    exact = isinstance(est, AffineScore) and isinstance(model, GaussianModel)
-    err = metrics.score_error(
-        est, model, sch, n_eval=config.est_n_eval, seed=seed, method="exact" if exact else "mc"
-    )
-    eps2, eps2_se = err.average()
-    return {
-        **base, "estimator": name, "n_train": n, "T": config.est_T, "eps2": eps2,
-        "eps2_se": eps2_se, "eps2_support": err.average("support")[0],
-        "eps2_off_support": err.average("off_support")[0], "method": err.method,
-    }  # fmt: skip
+    rows = []
+    for r in range(config.train_draws):
+        seed = seed_for(NAME, "estimation", config.seed, n, r)
+        est = fitted_estimator(name, model, seed, n=n).fit(sch)
+        exact = isinstance(est, AffineScore) and isinstance(model, GaussianModel)
+        err = metrics.score_error(
+            est, model, sch, n_eval=config.est_n_eval, seed=seed,
+            method="exact" if exact else "mc",
+        )  # fmt: skip
+        eps2, eps2_se = err.average()
+        rows.append({
+            **base, "estimator": name, "n_train": n, "draw": r, "T": config.est_T,
+            "eps2": eps2, "eps2_se": eps2_se, "eps2_support": err.average("support")[0],
+            "eps2_off_support": err.average("off_support")[0], "method": err.method,
+        })  # fmt: skip
+    return rows
 
 
 def early_stop(schedule: schedules.Schedule, v_min: float = ORACLE_V_MIN) -> int:

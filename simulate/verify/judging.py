@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from simulate import judge
 
@@ -86,7 +87,9 @@ def verdicts(df: pd.DataFrame, resolution: float = 0.01) -> list[judge.Verdict]:
         out += _score_verdicts(score)
     out += _estimation_verdicts(_part(df, "estimation"), _part(df, "geometry"))
     out += _oracle_verdicts(_part(df, "oracle"))
-    out += _sampler_verdicts(_part(df, "sampler"), _part(df, "floor"), resolution)
+    out += _sampler_verdicts(
+        _part(df, "sampler"), _part(df, "floor"), resolution, _part(df, "power")
+    )
     return [with_role(v) for v in out]
 
 
@@ -131,14 +134,31 @@ def _score_verdicts(score: pd.DataFrame) -> list[judge.Verdict]:
     return out
 
 
+def _power(power: pd.DataFrame, floor: pd.DataFrame, T: int) -> tuple[float, str]:
+    """The smallest z, over the sweep, of the MMD^2 of a shift with KL = resolution against
+    the noise floor (``battery._power_row``): below the band, "indistinguishable" at this
+    sample size says nothing at the resolution."""
+    at = power[power["T"] == T] if len(power) else power
+    if at.empty:
+        return math.nan, ""
+    zs, notes = [], []
+    for _, row in at.iterrows():
+        fl = floor[(floor["T"] == T) & (floor["sweep_value"] == row["sweep_value"])]["mmd2"]
+        spread = math.sqrt(row["mmd2_shift_se"] ** 2 + float(np.var(fl, ddof=1)))
+        zs.append((row["mmd2_shift"] - float(np.mean(fl))) / spread)
+        notes.append(f"d={int(row['d'])}: z {zs[-1]:.3g} for a shift {row['shift']:.3g}")
+    return float(min(zs)), "; ".join(notes)
+
+
 def _sampler_verdicts(
-    samp: pd.DataFrame, floor: pd.DataFrame, resolution: float
+    samp: pd.DataFrame, floor: pd.DataFrame, resolution: float, power: pd.DataFrame
 ) -> list[judge.Verdict]:
     out: list[judge.Verdict] = []
     if samp.empty:
         return out
     T_max = int(samp["T"].max())
     n_tests = len(samp) * 3
+    z_power, power_notes = _power(power, floor, T_max)
     for sampler, g in samp.groupby("sampler", sort=False):
         last = g[g["T"] == T_max]
         z, notes = [], []
@@ -151,17 +171,27 @@ def _sampler_verdicts(
                 f"d={int(row['d'])}: MMD^2 {row['mmd2']:.3g} +- {row['mmd2_se']:.2g}, floor "
                 f"{np.mean(fl):.3g} +- {np.std(fl, ddof=1):.2g} ({fl.size} replicates)"
             )
-        out.append(
-            judge.monte_carlo(
-                "verify.sampler_matches_data",
-                _setting(last, sampler=sampler, T=T_max, n=int(last["n"].iloc[0])),
-                z=z,
-                n_tests=n_tests,
-                familywise=MC_FAMILYWISE,
-                prediction="MMD^2(p_1, q_1) at the noise floor of two q_1 samples",
-                detail="; ".join(notes),
-            )
-        )
+        if "kl_exact" in last and last["kl_exact"].notna().any():
+            notes.append(f"exact KL(q_1 || p_1) {float(last['kl_exact'].max()):.4g}")
+        v = judge.monte_carlo(
+            "verify.sampler_matches_data",
+            _setting(last, sampler=sampler, T=T_max, n=int(last["n"].iloc[0])),
+            z=z,
+            n_tests=n_tests,
+            familywise=MC_FAMILYWISE,
+            prediction="MMD^2(p_1, q_1) at the noise floor of two q_1 samples",
+            detail="; ".join(notes)
+            + (f"; power: a shift of q_1 with KL {resolution:g} gives {power_notes}"
+               if power_notes else ""),
+        )  # fmt: skip
+        if v.verdict == "holds" and not z_power >= v.interval[1]:
+            # no difference seen, but none of the resolution's size could have been seen
+            v = dataclasses.replace(
+                v, verdict="inconclusive", reason="underpowered",
+                detail=v.detail + f" (underpowered: the shift's z {z_power:.3g} is within the "
+                f"band {v.interval[1]:.3g})",
+            )  # fmt: skip
+        out.append(v)
     if "off_var_z" in samp and samp["off_var_z"].notna().any():
         off = samp.dropna(subset=["off_var_z"])
         for sampler, g in off.groupby("sampler", sort=False):
@@ -275,9 +305,26 @@ def _estimation_verdicts(est: pd.DataFrame, geometry: pd.DataFrame) -> list[judg
                     f"{d_max / 2:g}",
                 )
             ]
-    ratio = l1["eps2"] / ls["eps2"]
-    rel = math.hypot(l1["eps2_se"] / l1["eps2"], ls["eps2_se"] / ls["eps2"])
-    half = 1.96 * ratio * rel
+    if "draw" in at and at["draw"].notna().all():
+        # paired by training draw: a t interval of the per-draw ratios, whose spread holds
+        # both the training draw's and the evaluation's variability
+        pair = at.pivot_table(index="draw", columns="estimator", values="eps2")
+        ratios = (pair["l1_denoiser"] / pair["ls"]).to_numpy()
+        k = ratios.size
+        ratio = float(np.mean(ratios))
+        half = (
+            float(sps.t.ppf(0.5 + judge.LEVEL / 2, k - 1) * np.std(ratios, ddof=1) / math.sqrt(k))
+            if k > 1
+            else math.inf
+        )
+        spread = f"; {k} training draws, per-draw ratios {', '.join(f'{r:.3g}' for r in ratios)}"
+        ls = {"eps2": float(pair["ls"].mean()), "method": ls["method"]}
+        l1 = {"eps2": float(pair["l1_denoiser"].mean())}
+    else:
+        ratio = l1["eps2"] / ls["eps2"]
+        rel = math.hypot(l1["eps2_se"] / l1["eps2"], ls["eps2_se"] / ls["eps2"])
+        half = 1.96 * ratio * rel
+        spread = "; one training draw (its spread is not in the interval)"
     return [
         judge.threshold(
             "verify.l1_helps",
@@ -288,7 +335,7 @@ def _estimation_verdicts(est: pd.DataFrame, geometry: pd.DataFrame) -> list[judg
             threshold=1.0,
             side="below",
             prediction=prediction,
-            detail=f"eps^2: l1 {l1['eps2']:.4g} +- {l1['eps2_se']:.2g}, least squares "
-            f"{ls['eps2']:.4g} +- {ls['eps2_se']:.2g} ({ls['method']})",
+            detail=f"eps^2: l1 {l1['eps2']:.4g}, least squares {ls['eps2']:.4g} "
+            f"({ls['method']}){spread}",
         )
     ]
