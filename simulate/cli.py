@@ -188,8 +188,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
             ["regdiff verify", args.target]
             + [f"--set {item}" for item in args.set or ()]
             + ([f"--sweep {args.sweep}"] if args.sweep else [])
+            + [f"--bound {b!r}" for b in args.bound or ()]
+            + [f"--param {p}" for p in args.param or ()]
             + [f"--preset {args.preset}"]
         )
+        bound_params = []
+        for item in args.param or ():
+            key, sep, text = item.partition("=")
+            try:
+                bound_params.append((key, float(text)))
+            except ValueError:
+                raise UsageError(f"--param expects NAME=NUMBER, got {item!r}") from None
+            if not sep or not key.isidentifier():
+                raise UsageError(f"--param expects NAME=NUMBER, got {item!r}")
         found, code = verify.run_battery(
             config,
             Path(args.out),
@@ -198,6 +209,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             command=command,
             threads=max(1, cores // args.jobs),
             progress=True,
+            bounds=tuple(args.bound or ()),
+            bound_params=tuple(bound_params),
         )
     except verify.VerifyInputError as exc:
         raise UsageError(f"verify: {exc}") from None
@@ -215,6 +228,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("regdiff: verify: a fault of the tool: a cell raised outside the model's code "
               "(traceback in the report; please report it)", file=sys.stderr)  # fmt: skip
     return code
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    from simulate.verify.bounds import library
+
+    for row in library().to_dict("records"):
+        verified = "log powers verified" if row["log_powers_verified"] else "log powers recalled"
+        print(f"{row['name']:24s} {row['source']} | {row['quantity']} | samplers: "
+              f"{row['samplers']} | start {row['init']} | {verified}")  # fmt: skip
+        print(f"{'':24s} assumes: {row['assumptions']}")
+        print(f"{'':24s} {row['expression']}")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -333,7 +358,23 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--scheduler", default=None, help="Dask: 'local' or tcp://HOST:PORT")
     ver.add_argument("--cache-dir", default=str(CACHE_DIR), help="finished cells are kept here")
     ver.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    ver.add_argument(
+        "--bound", action="append", metavar="B",
+        help="a bound to verify (repeatable): a library bound (`regdiff bounds` lists them; "
+        "'paper' is the paper's Theorem 1 as read) or an expression in d, s, k, T, n, "
+        "eps_score, C with log, sqrt, exp, Min, Max, e.g. 'C*s**2*log(T)**3/T'",
+    )  # fmt: skip
+    ver.add_argument(
+        "--param", action="append", metavar="NAME=VALUE",
+        help="a value for a bound's other symbol (e.g. L=4 for jiao_zhou_li)",
+    )  # fmt: skip
     ver.set_defaults(func=cmd_verify)
+    bnd = sub.add_parser(
+        "bounds", help="list the library bounds that --bound accepts",
+        description="The bounds of theory/bounds.py: name, source, quantity, the samplers "
+        "and start they are about, their assumptions, whether their log powers are verified.",
+    )  # fmt: skip
+    bnd.set_defaults(func=cmd_bounds)
     lst = sub.add_parser("list", help="list the registered experiments")
     lst.set_defaults(func=cmd_list)
     return parser

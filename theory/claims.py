@@ -713,6 +713,20 @@ CLAIMS: tuple[Claim, ...] = (
         "threshold",
     ),
     Claim(
+        "verify.bound",
+        "A finding about a stated bound on a user's model: KL(q_1 || p_1) <= C B holds on the "
+        "domain (d up to 1e12, the battery's T grid) when KL / B stays bounded there; along "
+        "d the truth is affine in d with an exact slope (factorization), so the ratio at the "
+        "domain's edge is exact.",
+        "the bound as stated (theory/bounds.py or the user's expression)",
+        "KL / B at d = 1e12 within a factor 2 of the grid's largest KL / B.",
+        None,
+        ("tests/test_verify_bounds.py::test_a_d_free_bound_fails_for_beta_and_not_for_posterior",),
+        None,
+        "open",
+        "upper_bound",
+    ),
+    Claim(
         "verify.block_law",
         "A finding about the samplers (both sides use the model's score, so it tests the "
         "samplers, not the model): for a product of independent blocks of one or two coordinates (box, spike-and-slab, "

@@ -111,6 +111,8 @@ def run_battery(
     command: str,
     threads: int = 1,
     progress: bool = False,
+    bounds: tuple[str, ...] = (),
+    bound_params: tuple[tuple[str, float], ...] = (),
 ) -> tuple[list[judge.Verdict], int]:
     """Check the input, run the battery's cells, write DIR/REPORT.md, DIR/data/*.csv and
     DIR/verify.png atomically; returns (verdicts, exit code: ``EXIT``).
@@ -125,6 +127,10 @@ def run_battery(
     from simulate.experiments._common import code_version
     from simulate.pipeline.cells import assemble, run_tasks, tasks_for
 
+    from simulate.verify import bounds as bounds_mod
+
+    params = dict(bound_params)
+    specs = [bounds_mod.resolve_bound(b, tuple(params)) for b in bounds]
     factory = load_factory(config.target)
     given = [k for k, _ in config.params] + ([config.sweep_key] if config.sweep_key else [])
     check_keys(factory, [k for k, _ in config.params], "--set", given=given)
@@ -132,6 +138,15 @@ def run_battery(
         check_keys(factory, [config.sweep_key], "--sweep")
     values = tuple(config.sweep_values) if config.sweep_key else (None,)
     models = [build_model(config, v) for v in values]
+    if specs:
+        points = []
+        for model in models:
+            info = describe(model)
+            s_ = info["support_size"] or model.d
+            k_ = info["intrinsic_dim"] if info["intrinsic_dim"] is not None else s_
+            points += [{"d": float(model.d), "s": float(s_), "k": float(k_), "T": float(T)}
+                       for T in config.T_grid]  # fmt: skip
+        bounds_mod.check_on_grid(specs, params, points)
     levels = battery.score_levels(config)
     for model in models:
         preflight(model, (levels[0], 0.5, levels[-1]))
@@ -155,6 +170,10 @@ def run_battery(
                  if v.claim_id not in claims_hit]  # fmt: skip
     failed_rows, tracebacks, tool_fault = _failures(failed, sources)
     found += failed_rows
+    bound_table = None
+    if specs and not stop and "part" in df:
+        bound_found, bound_table = bounds_mod.bound_verdicts(df, specs, params, config.samplers)
+        found += [judging.with_role(v) for v in bound_found]
     check_failed = any(v.role == "check" and v.verdict == "fails" for v in found)
     if check_failed:
         code = EXIT["check_failed"]
@@ -176,9 +195,17 @@ def run_battery(
     if stop:
         description["battery"] = "stopped after the score checks: the score failed them"
     tables = _tables(df) if "part" in df else {}
+    if bound_table is not None and len(bound_table):
+        tables = {
+            "Bounds (KL / B with C = 1: the constant each bound needs; truth beside it)": (
+                markdown_table(bound_table, list(bound_table.columns))
+            ),
+            **tables,
+        }
     if tracebacks:
         tables = {**tables, "Cells that raised": "\n\n".join(tracebacks)}
-    _write(out, df, found, command, description, tables, code_version(), plotting, report)
+    extra = {"bounds": bound_table} if bound_table is not None else {}
+    _write(out, df, found, command, description, tables, code_version(), plotting, report, extra)
     return found, code
 
 
@@ -191,7 +218,8 @@ def _meaning(code: int) -> str:
     }[code]
 
 
-def _write(out, df, found, command, description, tables, version, plotting, report) -> None:
+def _write(out, df, found, command, description, tables, version, plotting, report,
+           extra=None) -> None:  # fmt: skip
     """Write the report, tables and figure into a staging folder, then move them in."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +234,8 @@ def _write(out, df, found, command, description, tables, version, plotting, repo
         pd.DataFrame([v.as_row() for v in found]).to_csv(
             staging / "data" / "verdicts.csv", index=False
         )
+        for name, table in (extra or {}).items():
+            table.to_csv(staging / "data" / f"{name}.csv", index=False)
         figures = []
         if "part" in df and (df["part"] == "sampler").any():
             fig = plotting.plot_verify(df)

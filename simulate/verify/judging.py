@@ -41,6 +41,7 @@ FINDINGS = (
     "verify.d_free",
     "verify.l1_helps",
     "verify.block_law",
+    "verify.bound",
 )
 CLAIMS = (*CHECKS, *FINDINGS)
 #: The claims each kind of cell feeds (a failed cell leaves them inconclusive).
