@@ -393,8 +393,6 @@ def resolved_block_laws(
         if q_tail <= TRUNCATED_MASS_MAX and p_lost <= TRUNCATED_MASS_MAX:
             break
         grid = grid.widened()
-    else:
-        pass
     assert laws is not None
     change = abs(kls[-1] - kls[-2]) if len(kls) > 1 else math.nan
     ok = q_tail <= TRUNCATED_MASS_MAX and p_lost <= TRUNCATED_MASS_MAX

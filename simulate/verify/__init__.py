@@ -11,6 +11,8 @@ value (typically d at fixed s). The rooms:
 - :mod:`~simulate.verify.battery`: the settings and the cells (what each measures);
 - :mod:`~simulate.verify.judging`: the verdicts and their roles (checks of the model set
   the exit code; findings about the samplers on it never do);
+- :mod:`~simulate.verify.bounds`: stated bounds (the library's or a user's expression)
+  judged against the exact truth (``--bound``, :func:`check_bound`);
 - :mod:`~simulate.verify.command`: the command, its report and its exit codes.
 
 This package follows the experiments' contract (``NAME``, ``CLAIMS``, ``Config``, ``cells``,
@@ -64,6 +66,7 @@ __all__ = [
     "VerifyInputError",
     "build_model",
     "cells",
+    "check_bound",
     "check_keys",
     "describe",
     "early_stop",
@@ -85,6 +88,32 @@ def run(config: Config, progress: bool = False) -> pd.DataFrame:
     from simulate.pipeline.cells import run_in_process
 
     return run_in_process(sys.modules[__name__], config, progress)
+
+
+def check_bound(
+    target: str,
+    bounds: str | tuple[str, ...],
+    *,
+    params: dict[str, float] | None = None,
+    config: Config | None = None,
+    progress: bool = False,
+) -> tuple[list, pd.DataFrame, pd.DataFrame]:
+    """``regdiff verify TARGET --bound B ...`` from Python, in this process and without the
+    cache: (the bound verdicts, the bounds table of ``DIR/data/bounds.csv``, the battery's
+    table). ``target`` is MODULE:FACTORY; ``config`` the battery's settings (default: the
+    quick preset; its params and sweep say which models); ``params`` values of the bounds'
+    other symbols."""
+    from simulate.verify import bounds as bounds_mod
+
+    names = (bounds,) if isinstance(bounds, str) else tuple(bounds)
+    params = dict(params or {})
+    specs = [bounds_mod.resolve_bound(b, tuple(params)) for b in names]
+    config = with_target(config or Config.quick(), target)
+    df = run(config, progress=progress)
+    found, table = bounds_mod.bound_verdicts(df, specs, params, config.samplers)
+    from simulate.verify.judging import with_role
+
+    return [with_role(v) for v in found], table, df
 
 
 def with_target(config: Config, target: str, **changes: Any) -> Config:
