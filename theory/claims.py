@@ -722,7 +722,7 @@ CLAIMS: tuple[Claim, ...] = (
         "KL / B at d = 1e12 within a factor 2 of the grid's largest KL / B.",
         None,
         ("tests/test_verify_bounds.py::test_a_d_free_bound_fails_for_beta_and_not_for_posterior",),
-        None,
+        "catalogue",
         "open",
         "upper_bound",
     ),

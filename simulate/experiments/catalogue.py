@@ -86,8 +86,29 @@ def run(config: Config, progress: bool = False) -> pd.DataFrame:
     return run_in_process(sys.modules[__name__], config, progress)
 
 
+#: The library bounds judged on every catalogue model with a truth (``verify --bound``).
+LIBRARY_BOUNDS = ("paper", "li2024", "huang_wei_chen")
+
+
 def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
+    """The battery's verdicts per model, and the library bounds where the model has an exact
+    truth (a bound with none is left out here; ``regdiff verify --bound`` says why)."""
+    from simulate.verify import bounds as bounds_mod
+    from simulate.verify.judging import with_role
+
+    specs = [bounds_mod.resolve_bound(b) for b in LIBRARY_BOUNDS]
     out: list[judge.Verdict] = []
     for name in dict.fromkeys(df["catalogue_model"]):
-        out += verify.verdicts(df[df["catalogue_model"] == name])
+        rows = df[df["catalogue_model"] == name]
+        out += verify.verdicts(rows)
+        samplers = tuple(dict.fromkeys(rows["sampler"].dropna()))
+        found, _ = bounds_mod.bound_verdicts(rows, specs, {}, samplers)
+        out += [
+            with_role(judge._v(
+                v.claim_id, {"model": name, **v.setting}, v.kind, v.measured, v.interval,
+                v.prediction, v.predicted, v.verdict, v.reason, v.detail, **v.extra,
+            ))
+            for v in found
+            if v.verdict != "not applicable"
+        ]  # fmt: skip
     return out

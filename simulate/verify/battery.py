@@ -84,8 +84,8 @@ class Config:
     arguments of the factory; ``sweep_key`` and ``sweep_values`` the swept argument;
     ``resolution`` the smallest change of a KL the findings are about (the d-free finding's
     d is where the off-support slope adds it; the sample comparison's power is stated for a
-    perturbation of that KL); ``train_draws`` the training draws pooled by the estimation
-    findings (k >= 4); ``source_digest`` the hash of the model's
+    perturbation of that KL); ``train_draws`` the training draws pooled where the estimation
+    finding is decided (k >= 4; one draw at the other settings); ``source_digest`` the hash of the model's
     source files (``load.source_digest``), set by ``run_battery`` so that every cell's
     cache key sees the model's code.
     """
@@ -186,7 +186,8 @@ def run_cell(config: Config, cell: tuple) -> dict | list[dict]:
     if kind == "geometry":
         return _geometry(config, model, base)
     if kind == "estimation":
-        return _estimation_row(config, model, base, cell[2], int(cell[3]))
+        n = int(cell[3])
+        return _estimation_row(config, model, base, cell[2], n, _draws(config, value, n))
     if kind == "oracle":
         return _oracle_row(config, model, base, cell[2], int(cell[3]))
     T = int(cell[-1])
@@ -266,17 +267,28 @@ def _geometry(config: Config, model: Any, base: dict) -> list[dict]:
     ]
 
 
-def _estimation_row(config: Config, model: Any, base: dict, name: str, n: int) -> list[dict]:
+def _draws(config: Config, value: Any, n: int) -> int:
+    """``train_draws`` at the setting the estimation finding decides on (the largest d of the
+    sweep, the smallest n), one training draw elsewhere (those cells only fill tables)."""
+    values = _values(config)
+    dims = [build_model(config, v).d for v in values]
+    decisive = value == values[int(np.argmax(dims))] and n == min(config.est_n_grid)
+    return config.train_draws if decisive else 1
+
+
+def _estimation_row(
+    config: Config, model: Any, base: dict, name: str, n: int, draws: int = 1
+) -> list[dict]:
     """eps_score^2 (SCIENCE.md 1.1) of a fitted estimator, with its support / off-support
     parts (exact for an affine estimate of a Gaussian model, else Monte Carlo), one row per
-    training draw (``train_draws``). Draw r's seed does not depend on the estimator, so the
-    estimators of one draw see the same training data (paired comparisons)."""
+    training draw. Draw r's seed does not depend on the estimator, so the estimators of one
+    draw see the same training data (paired comparisons)."""
     from simulate.estimators import AffineScore
     from simulate.experiments._common import fitted_estimator
 
     sch = schedules.li(config.est_T, config.c0, config.c1)
     rows = []
-    for r in range(config.train_draws):
+    for r in range(draws):
         seed = seed_for(NAME, "estimation", config.seed, n, r)
         est = fitted_estimator(name, model, seed, n=n).fit(sch)
         exact = isinstance(est, AffineScore) and isinstance(model, GaussianModel)
