@@ -87,19 +87,31 @@ def cmd_figures(args: argparse.Namespace) -> int:
     executor = make_executor(args.jobs, args.scheduler)
     threads = max(1, cores // args.jobs)
     cache = CellCache(None if args.no_cache else Path(args.cache_dir))
-    result = make_figures(
-        names,
-        args.preset,
-        Path(args.out),
-        Path(args.readme),
-        executor,
-        cache,
-        threads=threads,
-        # the quick preset is a smoke run of the cells: the claims' tests (about a minute
-        # of both cores) are the README's pytest, and run here only when asked
-        theory_tests=args.preset == "full" if args.theory_tests is None else args.theory_tests,
-        progress=True,
-    )
+    from simulate.pipeline.theory_check import ClaimTestsError
+
+    # The README's verdict block is the full preset's, written into the default folder; a
+    # quick run or an --out elsewhere never touches it unless --readme names a file.
+    if args.readme is not None:
+        readme = Path(args.readme)
+    elif args.preset == "full" and Path(args.out) == Path("figures"):
+        readme = Path("README.md")
+    else:
+        readme = None
+    try:
+        result = make_figures(
+            names,
+            args.preset,
+            Path(args.out),
+            readme,
+            executor,
+            cache,
+            threads=threads,
+            theory_tests=args.theory_tests,
+            progress=True,
+        )
+    except ClaimTestsError as exc:
+        print(f"regdiff: figures: {exc}; nothing was written", file=sys.stderr)
+        return 1
     counts = {v: sum(x.verdict == v for x in result.verdicts) for v in VERDICTS}
     print(f"wrote {args.out}/REPORT.md: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     print(result.timing_summary())
@@ -295,18 +307,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--theory-tests",
         dest="theory_tests",
         action="store_true",
-        default=None,
-        help="run the tests named in theory/claims.py beside the cells (the default of the "
-        "full preset; the quick preset runs them only when asked)",
+        default=True,
+        help="run the tests named in theory/claims.py beside the cells (default, both "
+        "presets; if they cannot run, the job exits 1 with the reason and writes nothing)",
     )
     claims_tests.add_argument(
         "--no-theory-tests",
         dest="theory_tests",
         action="store_false",
-        help="do not run the tests named in theory/claims.py (the report then says 'not run')",
+        help="do not run the tests named in theory/claims.py (the report says so at its top)",
     )
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
-    fig.add_argument("--readme", default="README.md", help="README whose verdict block is updated")
+    fig.add_argument(
+        "--readme", default=None,
+        help="README whose verdict block is rewritten (default: ./README.md, only by the full "
+        "preset writing into the default folder 'figures')",
+    )  # fmt: skip
     fig.add_argument("--only", nargs="*", help="run only these experiments")
     fig.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     fig.set_defaults(func=cmd_figures)

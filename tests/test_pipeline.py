@@ -260,17 +260,59 @@ def test_claims_tests_run_beside_the_cells_and_are_cached(tmp_path: Path, monkey
     assert stopped._process is not None and stopped._process.returncode is not None
 
 
-def test_claims_tests_flags_default_to_the_preset() -> None:
-    """``--theory-tests`` / ``--no-theory-tests`` set the choice; neither leaves it to the
-    preset (None: the full preset runs the claims' tests, the quick one does not)."""
+def test_claims_tests_run_by_default_on_both_presets() -> None:
+    """``--theory-tests`` is the default of both presets (issue 29: the quick preset too);
+    ``--no-theory-tests`` turns them off; the two exclude each other."""
     from simulate.cli import build_parser
 
     parser = build_parser()
-    assert parser.parse_args(["figures", "--preset", "quick"]).theory_tests is None
-    assert parser.parse_args(["figures", "--theory-tests"]).theory_tests is True
+    assert parser.parse_args(["figures", "--preset", "quick"]).theory_tests is True
+    assert parser.parse_args(["figures"]).theory_tests is True
     assert parser.parse_args(["figures", "--no-theory-tests"]).theory_tests is False
     with pytest.raises(SystemExit):
         parser.parse_args(["figures", "--theory-tests", "--no-theory-tests"])
+
+
+def test_the_readme_is_touched_only_by_the_full_preset_in_the_default_folder(
+    tmp_path, monkeypatch
+) -> None:
+    """A quick run, or --out elsewhere, never rewrites ./README.md (before, the quick preset
+    rewrote 545 of its lines); only --readme names another file."""
+    from simulate import cli
+
+    seen = []
+
+    def fake_make_figures(names, preset, out, readme, *args, **kwargs):
+        seen.append(readme)
+        raise cli_error
+
+    from simulate.pipeline.theory_check import ClaimTestsError
+
+    cli_error = ClaimTestsError("stop here")
+    monkeypatch.setattr("simulate.pipeline.figures.make_figures", fake_make_figures)
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--preset", "quick"], ["--out", "elsewhere"], [],
+                 ["--preset", "quick", "--readme", "mine.md"]):  # fmt: skip
+        assert cli.main(["figures", "--only", "discretization", *argv]) == 1
+    assert seen == [None, None, Path("README.md"), Path("mine.md")]
+
+
+def test_claims_tests_that_cannot_run_stop_the_job(monkeypatch) -> None:
+    """No pytest: an error with the reason, not a report whose tests read "not run"."""
+    from simulate.pipeline import theory_check
+
+    monkeypatch.setattr(theory_check.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(theory_check.ClaimTestsError, match="pytest is not installed"):
+        theory_check.ClaimTestRun(None)
+
+
+def test_the_timing_summary_lists_the_top_ten_and_a_total() -> None:
+    from simulate.pipeline.figures import FiguresResult
+
+    r = FiguresResult({}, [], {}, 0, 20, {f"kind{i}": float(i) for i in range(20)}, 12.0)
+    lines = r.timing_summary().splitlines()
+    assert len(lines) == 2 + 10 + 2
+    assert "(10 more)" in lines[-2] and lines[-1].split()[-2] == "190.0"
 
 
 def test_interleaved_takes_the_experiments_in_turn() -> None:

@@ -60,6 +60,10 @@ def preset_config(module: Any, preset: str) -> Any:
     return module.Config.quick() if preset == "quick" else module.Config.full()
 
 
+#: The timing summary lists this many largest items, then the rest and the total.
+TIMING_TOP = 10
+
+
 @dataclass
 class FiguresResult:
     """What a run made: tables, verdicts, failures and where the time went."""
@@ -78,9 +82,16 @@ class FiguresResult:
             f"wall time {self.wall_seconds:.1f} s",
             "cell time by kind (summed over workers):",
         ]
-        width = max((len(k) for k in self.seconds_by_kind), default=0)
-        for kind, sec in sorted(self.seconds_by_kind.items(), key=lambda kv: -kv[1]):
+        ranked = sorted(self.seconds_by_kind.items(), key=lambda kv: -kv[1])
+        top = ranked[:TIMING_TOP]
+        width = max((len(k) for k, _ in top), default=0)
+        width = max(width, len("total"))
+        for kind, sec in top:
             lines.append(f"  {kind:{width}s} {sec:9.1f} s")
+        rest = ranked[TIMING_TOP:]
+        if rest:
+            lines.append(f"  {f'({len(rest)} more)':{width}s} {sum(x for _, x in rest):9.1f} s")
+        lines.append(f"  {'total':{width}s} {sum(x for _, x in ranked):9.1f} s")
         return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ test files, so an unchanged tree does not rerun them.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -78,6 +79,11 @@ def _duration(xml_path: Path) -> float:
     return float(sum(float(s.get("time", 0.0)) for s in suites))
 
 
+class ClaimTestsError(RuntimeError):
+    """The claims' tests could not be run: ``regdiff figures`` exits non-zero with this
+    reason instead of writing a report whose tests read "not run"."""
+
+
 class ClaimTestRun:
     """The claims' tests, started in a subprocess at once; ``result()`` waits for them and
     gives each named test's outcome (passed / failed / skipped / not collected; "not run"
@@ -97,8 +103,15 @@ class ClaimTestRun:
         self._process: subprocess.Popen | None = None
         self._cache: Path | None = None
         if not (ROOT / "theory" / "conftest.py").exists():
-            self._result = {node: "not run (tests not installed)" for node in self.nodes}
-            return
+            raise ClaimTestsError(
+                f"the claims' tests are not in {ROOT} (install the suite from its source tree: "
+                "pip install -e .), or pass --no-theory-tests"
+            )
+        if importlib.util.find_spec("pytest") is None:
+            raise ClaimTestsError(
+                "pytest is not installed in this environment (it is a dependency of the suite: "
+                "pip install -e .), or pass --no-theory-tests"
+            )
         if cache_dir is not None:
             self._cache = Path(cache_dir) / "theory-tests" / f"{_key(self.nodes)}.json"
             if self._cache.exists():
@@ -115,13 +128,11 @@ class ClaimTestRun:
         # tests' outcomes do not depend on the thread count. (Niceness +10 was tried: the
         # tests then finished 7.7 s after the cells, on one core, and the run took longer.)
         env = {**os.environ, "MPLBACKEND": "Agg", "NUMBA_NUM_THREADS": "1"}
-        self._process = subprocess.Popen(
-            [*cmd, *self.nodes],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self._log = Path(self._tmp) / "pytest.log"
+        with self._log.open("wb") as log:
+            self._process = subprocess.Popen(
+                [*cmd, *self.nodes], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def result(self) -> dict[str, str]:
         """Outcome of every named test: passed / failed / skipped / not collected."""
@@ -134,7 +145,11 @@ class ClaimTestRun:
                 out = _outcomes(self._xml, self.nodes)
                 self.seconds = _duration(self._xml)
             else:
-                out = {n: "not run (pytest failed)" for n in self.nodes}
+                tail = self._log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise ClaimTestsError(
+                    f"pytest could not run the claims' tests (exit code "
+                    f"{self._process.returncode}): " + " / ".join(tail)
+                )
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
         if self._cache is not None:
