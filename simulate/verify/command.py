@@ -240,6 +240,9 @@ def _write(out, df, found, command, description, tables, version, plotting, repo
         if "part" in df and (df["part"] == "sampler").any():
             fig = plotting.plot_verify(df)
             fig.savefig(staging / "verify.png")
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)  # a battery run from Python (tests, notebooks) keeps no figure open
             figures.append("verify.png")
         text = report.render_verify_report(command, description, found, version, tables, figures)
         (staging / "REPORT.md").write_text(text)
