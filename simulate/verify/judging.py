@@ -210,7 +210,7 @@ def _sampler_verdicts(
                 )
             )
         for sampler, g in off.groupby("sampler", sort=False):
-            per_T = g.drop_duplicates("T").sort_values("T")
+            per_T = g.drop_duplicates("T", keep="last").sort_values("T")  # the largest d
             row = per_T.iloc[-1]
             moves = ", ".join(
                 f"T={int(r.T)}: {r.kl_off_coord:.3g} per coordinate"
