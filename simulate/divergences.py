@@ -16,6 +16,9 @@ function            definition
 ``prdc``            precision, recall, density, coverage with k nearest neighbours
                     (Kynkaanniemi et al. 2019; Naeem et al. 2020, eqs. 1-4)
 ``sliced_w2``       sliced Wasserstein-2 (POT), in ``simulate.metrics``
+``start_kl``        KL(q_T || N(0, I)), how far the sampler's start is from q_T: exact for
+                    Gaussian models; for mixtures the moment-matched Gaussian G's KL (exact)
+                    plus a Monte Carlo estimate of KL(q_T || G) with its standard error
 ==================  ===========================================================================
 
 Standard errors of the U-statistics are the first-order (Hoeffding) term,
@@ -34,9 +37,15 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from simulate._validation import check_finite_array, check_int
+from scipy.special import logsumexp
 
-__all__ = ["Estimate", "energy", "mmd2", "noise_floor", "prdc"]
+from simulate._validation import check_finite_array, check_int
+from simulate.laws import GaussianLaw
+from simulate.metrics import kl_gaussian
+from simulate.models.mixtures import _Mixture
+from simulate.schedules import Schedule
+
+__all__ = ["Estimate", "energy", "mmd2", "noise_floor", "prdc", "start_kl"]
 
 #: Rows of a distance block, bounding memory to about 8 * ROWS * m bytes.
 _BLOCK_ROWS = 2048
@@ -169,3 +178,65 @@ def noise_floor(
         b = sample(m, np.random.default_rng([seed, 2 * r + 1]))
         out.append(metric(a, b))
     return out
+
+
+def start_kl(model: Any, schedule: Schedule, n: int = 2000, seed: int = 0) -> Estimate:
+    """KL(q_T || N(0, I)): the distance of the sampler's start Y_T ~ N(0, I) from q_T, the law
+    of X_T = sqrt(abar_T) X_0 + sqrt(1 - abar_T) W (SCIENCE.md 1.1), with its standard error.
+
+    * a Gaussian model (``noised_law``): the closed form (``metrics.kl_gaussian``), SE 0;
+    * a mixture (``models.mixtures``: the toy, the digits' empirical law): with G the Gaussian
+      of q_T's mean and covariance, KL(q_T || N(0, I)) = KL(G || N(0, I)) + KL(q_T || G)
+      exactly (log N(0, I) is quadratic, so E_q log N = E_G log N). The first term is closed
+      form; the second is the mean of log q_T(x) - log G(x) over ``n`` draws of q_T (seeded),
+      with SE sd / sqrt(n). It is small where q_T is nearly Gaussian (small abar_T), and so
+      is its SE, so a small distance is resolved (a bound by convexity, sum_j w_j KL(q_T,j ||
+      N(0, I)), would be first order in abar_T where the truth is second order).
+
+    The sampler is a Markov kernel applied to either start, so the law it outputs from
+    N(0, I) is within this KL of the law it outputs from q_T (data processing).
+    """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    n = check_int("n", n, low=2)
+    level = schedule.level(schedule.T)
+    abar, v = float(level), float(level.v)
+    if hasattr(model, "noised_law"):
+        law = model.noised_law(level)
+        return Estimate(float(kl_gaussian(law, GaussianLaw.standard(law.d))), 0.0)
+    if not isinstance(model, _Mixture):
+        raise TypeError(
+            f"start_kl needs a Gaussian model (noised_law) or a mixture model; got "
+            f"{type(model).__name__}"
+        )
+    a, d = math.sqrt(abar), model.d
+    w = model.weights
+    mean0 = w @ model.means
+    second = np.einsum("j,jk,jl->kl", w, model.means, model.means)
+    if model.lams.shape[1]:
+        second += np.einsum("j,jkr,jr,jlr->kl", w, model.bases, model.lams, model.bases)
+    sigma, vecs = np.linalg.eigh(second - np.outer(mean0, mean0))
+    sigma = np.maximum(sigma, 0.0)
+    # G = N(a mean0, a^2 Sigma + v I): eigenvalues 1 + delta_i, delta_i = abar (sigma_i - 1)
+    delta = abar * (sigma - 1.0)
+    kl_g = 0.5 * (abar * float(mean0 @ mean0) + float(np.sum(delta - np.log1p(delta))))
+    rng = np.random.default_rng([seed, n])
+    x = a * model.sample(n, rng) + math.sqrt(v) * rng.standard_normal((n, d))
+    # log G(x) + d/2 log(2 pi), in G's eigenbasis
+    u = (x - a * mean0) @ vecs
+    log_g = -0.5 * np.sum(u * u / (1.0 + delta), axis=1) - 0.5 * np.sum(np.log1p(delta))
+    # log q_T(x) + d/2 log(2 pi): q_T,j = N(a mu_j, a^2 B_j diag(lam_j) B_j^T + v I)
+    if model.lams.shape[1] == 0:  # point masses (an empirical law): one matrix product
+        sq = (
+            np.sum(x * x, axis=1)[:, None]
+            - 2.0 * a * (x @ model.means.T)
+            + abar * np.sum(model.means**2, axis=1)[None, :]
+        )
+        terms = model.log_weights[None, :] - 0.5 * np.maximum(sq, 0.0) / v - 0.5 * d * math.log(v)
+    else:
+        terms = np.empty((n, model.n_components))
+        for j in range(model.n_components):
+            quad, log_det, _, _ = model._component(x, j, a, v)
+            terms[:, j] = model.log_weights[j] - 0.5 * quad - 0.5 * log_det
+    diff = logsumexp(terms, axis=1) - log_g
+    return Estimate(kl_g + float(np.mean(diff)), float(np.std(diff, ddof=1) / math.sqrt(n)))

@@ -67,6 +67,7 @@ __all__ = [
     "monte_carlo",
     "not_applicable",
     "rate",
+    "start_limited",
     "threshold",
     "upper_bound",
 ]
@@ -252,6 +253,67 @@ def not_applicable(
         "not applicable",
         "premise_false",
         why,
+    )
+
+
+#: ``start_limited``: a start within START_RATIO x the effect (both as KL) is small against it.
+#: The sampler is one Markov kernel applied to N(0, I) or to q_T, so each output law moves by
+#: at most TV sqrt(KL_start / 2) (data processing, Pinsker), and two compared outputs by twice
+#: that; an effect of size KL_effect separates them by TV >= sqrt(KL_effect / 2). At 0.1 the
+#: start can shift the difference by at most 2 sqrt(0.1) = 0.63 of it: it cannot make the effect.
+START_RATIO = 0.1
+
+
+def start_limited(
+    claim_id: str,
+    setting: Mapping[str, Any],
+    kind: str,
+    prediction: str,
+    *,
+    start_kl: float,
+    effect_kl: float,
+    start_kl_se: float = 0.0,
+    k: float = 4.0,
+    ratio: float = START_RATIO,
+    detail: str = "",
+) -> Verdict | None:
+    """Premise first (DESIGN.md): "not applicable" (start_limited) when the sampler's start is
+    not small against the effect the claim measures, else None (judge the claim).
+
+    ``start_kl`` = KL(q_T || N(0, I)) (exact for Gaussians, else an estimate with SE
+    ``start_kl_se``; ``divergences.start_kl``); its upper end start_kl + k SE is compared with
+    ``ratio`` x ``effect_kl``, the effect as a KL between the laws the claim tells apart (for a
+    difference delta of MMDs with a kernel <= 1, delta^2 / 2: MMD <= 2 TV <= sqrt(2 KL)).
+    Start-limited when start_kl + k SE > ratio x effect_kl (``START_RATIO``: why 0.1). The
+    measured value is start_kl, its interval (start_kl -/+ k SE), predicted ratio x effect_kl.
+    """
+    if k < 4:
+        raise ValueError(f"k={k}: bands are at least 4 standard errors")
+    if not (math.isfinite(start_kl) and start_kl >= -k * max(start_kl_se, 0.0)):
+        raise ValueError(f"start_kl={start_kl!r} must be a finite KL (>= 0 within k SE)")
+    if not (math.isfinite(start_kl_se) and start_kl_se >= 0):
+        raise ValueError(f"start_kl_se={start_kl_se!r} must be finite and >= 0")
+    if not (effect_kl >= 0):  # also rejects NaN
+        raise ValueError(f"effect_kl={effect_kl!r} must be >= 0")
+    if not (0 < ratio < 0.25):
+        raise ValueError(f"ratio={ratio!r} is out of range; allowed: (0, 0.25) (2 sqrt(ratio) < 1)")
+    high = start_kl + k * start_kl_se
+    if high <= ratio * effect_kl:
+        return None
+    return _v(
+        claim_id,
+        setting,
+        kind,
+        start_kl,
+        (start_kl - k * start_kl_se, high),
+        prediction,
+        ratio * effect_kl,
+        "not applicable",
+        "start_limited",
+        (detail + "; " if detail else "")
+        + f"start-limited: KL(q_T || N(0, I)) = {start_kl:.3g} (+{k:g} SE: {high:.3g}) is not "
+        f"small against the effect ({effect_kl:.3g} as a KL; allowed {ratio:g} x it)",
+        effect_kl=effect_kl,
     )
 
 

@@ -68,7 +68,9 @@ __all__ = [
     "ORDER",
     "SAMPLERS",
     "STAGES",
+    "START_KL_WARN",
     "VARIANCES",
+    "StartFarFromNoise",
     "OdeStages",
     "SamplerCoefficients",
     "coefficients",
@@ -105,6 +107,45 @@ STAGES: dict[str, int] = {name: 1 for name in SAMPLERS} | {
 #: Order p of each VP-SDE scheme (weak order for the SDE ones): its local error on a
 #: pure-noise coordinate is O(h^(p+1)) (``theory/vp_schemes.py`` derives it independently).
 ORDER: dict[str, int] = {"em": 1, "ei": 1, "ancestral": 1, "pf_euler": 1, "pf_heun": 2, "pf_rk4": 4}
+
+#: ``sample`` warns (:class:`StartFarFromNoise`) when d abar_T^2 / 4 exceeds this many nats.
+#: d abar_T^2 / 4 is, to leading order in abar_T, KL(q_T || N(0, I)) for d zero-mean
+#: coordinates of data variance 0 or 2 (per coordinate 1/2 (r - 1 - log r), r = 1 -/+ abar_T):
+#: the distance of the sampler's start N(0, I) from the law q_T it stands for, on data of unit
+#: scale (a non-zero mean mu adds abar_T mu^2 / 2 per coordinate). 1e-3 nats moves any
+#: probability by at most sqrt(1e-3 / 2) = 0.022 (Pinsker; the sampler, a Markov kernel,
+#: cannot enlarge it), about the resolution of the suite's Monte Carlo comparisons at a few
+#: thousand samples (4 SE of a proportion near 1/2 at n = 2000 is 0.045). li(T) (c0 = 2,
+#: c1 = 4: abar_T < 6e-4 for T >= 10) stays below it up to d ~ 1e4; li_paper(T) (abar_T
+#: 0.8-0.93) exceeds it from d = 1.
+START_KL_WARN = 1e-3
+
+
+class StartFarFromNoise(UserWarning):
+    """The sampler starts from N(0, I) where q_T is not close to it (abar_T not small).
+
+    What is measured on such samples is limited by the start, not by the steps or the score
+    (``simulate.judge.start_limited``); take a schedule whose abar_T is small
+    (``schedules.li(T)``, c0 = 2, c1 = 4) or raise c1 - c0.
+    """
+
+
+def check_start(schedule: Schedule, d: int, stacklevel: int = 2) -> float:
+    """d abar_T^2 / 4, the leading-order KL(q_T || N(0, I)) of d unit-scale coordinates
+    (``START_KL_WARN``); warns :class:`StartFarFromNoise` when it exceeds ``START_KL_WARN``."""
+    abar_T = float(schedule.alpha_bar[-1])
+    kl = d * abar_T * abar_T / 4.0
+    if kl > START_KL_WARN:
+        warnings.warn(
+            f"the sampler starts from N(0, I) on {schedule.name}, where abar_T = {abar_T:.3g}: "
+            f"q_T is about d abar_T^2 / 4 = {kl:.3g} nats from N(0, I) (d = {d}; warned above "
+            f"{START_KL_WARN:g}), so the samples are limited by the start; use a schedule with "
+            "a small abar_T (schedules.li(T), c0 = 2, c1 = 4)",
+            StartFarFromNoise,
+            stacklevel=stacklevel + 1,
+        )
+    return kl
+
 
 #: Samples per chunk: bounds the batch path's extra memory (two (chunk, d) arrays) and sets
 #: the granularity of the progress bar. Results do not depend on it (counter-based noise).
@@ -334,6 +375,12 @@ def sample(
     Returns
     -------
     numpy.ndarray (n, d), or ``(y, paths)`` when ``path_steps`` is given.
+
+    Warns
+    -----
+    StartFarFromNoise
+        When Y_T ~ N(0, I) is far from q_T: d abar_T^2 / 4 > ``START_KL_WARN`` nats
+        (:func:`check_start`), e.g. on ``schedules.li_paper(T)``.
     """
     if path is not None:
         raise TypeError("use path_steps=[...] to request the trajectory at chosen steps")
@@ -356,6 +403,7 @@ def sample(
     else:
         stages = coefficients(schedule, name)
     T, d = schedule.T, est.d
+    check_start(schedule, d, stacklevel=2)
     steps = np.zeros(0, dtype=np.int64)
     if path_steps is not None:
         steps = np.asarray(

@@ -10,6 +10,12 @@ Notation (code -> SCIENCE.md):
 ``c0, c1``     constants of the Li, Wei, Chen, Chi (2024) schedule
 =============  =====================================================
 
+``li(T)`` defaults to c0 = 2, c1 = 4, where abar_T is about 1e-4 or less from T = 10 on
+(T^-(c1 - c0) for large T), so that a sampler started from N(0, I) starts near q_T. The
+setting of the paper's experiments, c0 = c1 = 4, is ``li_paper(T)`` (``PAPER_C0``,
+``PAPER_C1``): there abar_T is 0.93 / 0.88 / 0.80 at T = 10 / 50 / 100 and tends to e^-1, so
+the chain starts far from q_T (``samplers.StartFarFromNoise``).
+
 The forward chain is X_t = sqrt(alpha_t) X_{t-1} + sqrt(1 - alpha_t) W_t, so
 X_t = sqrt(abar_t) X_0 + sqrt(1 - abar_t) Wbar_t.
 
@@ -28,11 +34,30 @@ import numpy as np
 from simulate._validation import check_int, check_real
 from simulate.noise_level import NoiseLevel
 
-__all__ = ["Schedule", "VPSchedule", "cosine", "from_beta", "li", "linear", "vp_sde"]
+__all__ = [
+    "DEFAULT_C0",
+    "DEFAULT_C1",
+    "PAPER_C0",
+    "PAPER_C1",
+    "Schedule",
+    "VPSchedule",
+    "cosine",
+    "from_beta",
+    "li",
+    "li_paper",
+    "linear",
+    "vp_sde",
+]
 
 #: Largest beta_t any schedule may produce: beta_t = 1 would make alpha_t = 0 and the
 #: sampler's division by sqrt(alpha_t) undefined (the cap used by Nichol & Dhariwal 2021).
 MAX_BETA = 0.999
+#: ``li``'s default constants: beta_1 = T^-2 and c1 = 4 > c0, so abar_T <= T^-(c1 - c0) for
+#: T >= 100 and abar_T < 6e-4 for every T in [10, 100] (``tests/test_schedules.py``).
+DEFAULT_C0, DEFAULT_C1 = 2.0, 4.0
+#: The constants of the paper's experiments (and of SCIENCE.md's preliminary computation):
+#: c0 = c1 = 4, where the sum of beta_t tends to 1 and abar_T to e^-1 (``li_paper``).
+PAPER_C0, PAPER_C1 = 4.0, 4.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +116,7 @@ def from_beta(beta: np.ndarray, name: str = "custom") -> Schedule:
     return Schedule(name=name, beta=np.asarray(beta, dtype=np.float64))
 
 
-def li(T: int, c0: float = 4.0, c1: float = 4.0) -> Schedule:
+def li(T: int, c0: float = DEFAULT_C0, c1: float = DEFAULT_C1) -> Schedule:
     """The schedule of Li, Wei, Chen & Chi (ICLR 2024), SCIENCE.md 1.1.
 
     beta_1 = T^(-c0),  beta_{t+1} = (c1 log T / T) * min{beta_1 (1 + c1 log T / T)^t, 1}.
@@ -101,9 +126,11 @@ def li(T: int, c0: float = 4.0, c1: float = 4.0) -> Schedule:
     T : int
         Number of steps, T >= 2.
     c0, c1 : float
-        Positive finite constants. Note that abar_T is small only when c1 is large enough
-        compared with c0 (the growth (1 + c1 log T / T)^t must reach 1/beta_1 well before
-        t = T); ``tests/test_schedules.py`` measures abar_T over a grid.
+        Positive finite constants; default c0 = 2, c1 = 4 (``DEFAULT_C0``, ``DEFAULT_C1``),
+        where abar_T is about 1e-4 from T = 10 on. Note that abar_T is small only when c1 is
+        large enough compared with c0 (the growth (1 + c1 log T / T)^t must reach 1/beta_1
+        well before t = T): at c0 = c1 = 4 (the paper's setting, :func:`li_paper`) it is 0.93
+        at T = 10 and tends to e^-1. ``tests/test_schedules.py`` measures abar_T over a grid.
 
     Returns
     -------
@@ -126,6 +153,17 @@ def li(T: int, c0: float = 4.0, c1: float = 4.0) -> Schedule:
     later = h * np.exp(np.minimum(log_growth, 0.0))
     beta = np.concatenate(([beta1], later))
     return Schedule(name=f"li(T={T}, c0={c0:g}, c1={c1:g})", beta=beta)
+
+
+def li_paper(T: int) -> Schedule:
+    """li(T, c0=4, c1=4): the constants of the paper's experiments (``PAPER_C0``, ``PAPER_C1``).
+
+    Bit for bit the schedule ``li(T)`` gave before its default became (2, 4). Its abar_T is
+    0.93 / 0.88 / 0.80 at T = 10 / 50 / 100 (-> e^-1 as T grows, SCIENCE.md 1.1): a chain
+    started from N(0, I) starts far from q_T. Kept for ablations and exact checks of the old
+    numbers; sampling on it warns (``samplers.StartFarFromNoise``).
+    """
+    return li(T, PAPER_C0, PAPER_C1)
 
 
 def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:

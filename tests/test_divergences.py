@@ -71,3 +71,42 @@ def test_bad_input() -> None:
         divergences.energy(x, np.zeros((4, 2)))
     with pytest.raises(ValueError, match="k=5 is out of range"):
         divergences.prdc(x, x, k=5)
+
+
+def test_start_kl_of_a_one_component_mixture_is_the_gaussian_closed_form() -> None:
+    """KL(q_T || N(0, I)) = KL(G || N(0, I)) + KL(q_T || G) (G: q_T's Gaussian of equal mean
+    and covariance): a one-component mixture is G itself, so the Monte Carlo term is 0 up to
+    rounding and the value is the Gaussian model's closed form."""
+    from simulate import models, schedules
+
+    mean, lam = np.array([0.5, -1.0, 0.0, 0.0]), np.array([2.0, 0.3])
+    gauss = models.SubspaceGaussian(4, 2, mean=mean[:2], cov=lam)
+    basis = np.eye(4)[:, :2][None]
+    mixture = models.LowRankMixture(mean[None], basis, lam[None])
+    for sch in (schedules.li(20), schedules.li_paper(20)):
+        exact_kl = divergences.start_kl(gauss, sch)
+        mc = divergences.start_kl(mixture, sch, n=500, seed=3)
+        assert exact_kl.se == 0.0
+        # log q_T - log G is rounding here: a few ulps of terms of size ~10 (4 coordinates)
+        assert mc.value == pytest.approx(exact_kl.value, rel=1e-9, abs=1e-12)
+        assert mc.se < 1e-12
+
+
+def test_start_kl_of_a_two_point_law_matches_quadrature() -> None:
+    """q_T of the law (delta_{-1} + delta_{1}) / 2 on li_paper(20) (abar_T = 0.93) is a
+    two-bump mixture far from Gaussian: the estimate is within 4 SE of KL(q_T || N(0, 1))
+    by quadrature on a fine grid (trapezoid error far below the SE)."""
+    from simulate import models, schedules
+
+    sch = schedules.li_paper(20)
+    abar, v = float(sch.alpha_bar[-1]), float(sch.v[-1])
+    x = np.linspace(-12.0, 12.0, 400_001)
+    q = 0.5 * (np.exp(-((x - np.sqrt(abar)) ** 2) / (2 * v)) +
+               np.exp(-((x + np.sqrt(abar)) ** 2) / (2 * v))) / np.sqrt(2 * np.pi * v)  # fmt: skip
+    log_n = -0.5 * x * x - 0.5 * np.log(2 * np.pi)
+    integrand = np.where(q > 0, q * (np.log(np.maximum(q, 1e-300)) - log_n), 0.0)
+    truth = float(np.trapezoid(integrand, x))
+    est = divergences.start_kl(models.Empirical(np.array([[-1.0], [1.0]])), sch, n=4000, seed=0)
+    assert 0 < est.se < 0.05 and abs(est.value - truth) <= 4 * est.se
+    with pytest.raises(TypeError, match="start_kl needs"):
+        divergences.start_kl(object(), sch)

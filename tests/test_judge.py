@@ -301,3 +301,65 @@ def test_rate_with_a_predicted_range() -> None:
     assert (apart.verdict, apart.reason) == ("fails", "interval_excludes_prediction")
     with pytest.raises(ValueError, match="two-sided"):
         judge.rate("c", SET, fit, predicted=1.0, predicted_range=(1, 2), upper=True, prediction="")
+
+
+# -- premise first: the start -----------------------------------------------------------------
+
+
+def test_start_limited_branches_and_bad_input() -> None:
+    """Start-limited exactly when start_kl + k SE > START_RATIO x effect_kl (the SE counts)."""
+    kw = {"effect_kl": 1.0, "k": 4.0}
+    assert judge.start_limited("c", SET, "threshold", "", start_kl=0.09, **kw) is None
+    v = judge.start_limited("c", SET, "threshold", "", start_kl=0.11, **kw)
+    assert (v.verdict, v.reason, v.kind) == ("not applicable", "start_limited", "threshold")
+    assert v.measured == 0.11 and v.predicted == pytest.approx(judge.START_RATIO)
+    # 0.09 is below the ratio but 0.09 + 4 x 0.005 is not
+    w = judge.start_limited("c", SET, "threshold", "", start_kl=0.09, start_kl_se=0.005, **kw)
+    assert w is not None and w.interval == pytest.approx((0.07, 0.11))
+    for bad, match in (({"start_kl": math.nan}, "start_kl="), ({"start_kl_se": -1.0}, "start_kl_se="),
+                       ({"effect_kl": math.nan}, "effect_kl="), ({"ratio": 0.5}, "ratio="),
+                       ({"k": 2.0}, "k=")):  # fmt: skip
+        args = {"start_kl": 0.1, "effect_kl": 1.0} | bad
+        with pytest.raises(ValueError, match=match):
+            judge.start_limited("c", SET, "threshold", "", **args)
+
+
+def test_start_limited_decides_where_the_old_rule_was_wrong() -> None:
+    """The synthetic case of issue 26: Gaussian data N(0.5, 0.1) in 4 coordinates, the exact
+    score against a biased one (the score of the data with half the variance), closed-form
+    KL(q_1 || p_1) of ddpm_posterior (SCIENCE.md 3). Claim: the exact score's samples are at
+    least as good (KL_exact <= KL_shrunk).
+
+    On li_paper(50) (abar_T = 0.88) the shrunk score wins (0.32 against 0.96 nats): the old
+    rule, a threshold on the difference, says the claim "fails", but the start is 1.97 nats
+    from q_T (exact), more than the effect itself: the new rule reads "not applicable:
+    start-limited". On li(50) (c0 = 2, the start 6e-5 nats from q_T) the exact score wins
+    (0.021 against 0.92), the premise holds and the claim holds."""
+    from simulate import divergences, estimators, exact, metrics, models, schedules
+
+    mean, lam = np.full(4, 0.5), np.full(4, 0.1)
+    data = models.SubspaceGaussian(4, 4, mean=mean, cov=lam)
+    shrunk = models.SubspaceGaussian(4, 4, mean=mean, cov=lam / 2)
+
+    def decide(sch):
+        target = exact.target_law(data, sch)
+        kl = {
+            name: metrics.kl_gaussian(target, exact.output_law(estimators.Exact(m), sch, "posterior"))
+            for name, m in (("exact", data), ("shrunk", shrunk))
+        }
+        diff = kl["exact"] - kl["shrunk"]  # exact laws: no interval beyond the arithmetic
+        old = judge.threshold("c", SET, estimate=diff, low=diff, high=diff, threshold=0.0,
+                              side="below", prediction="KL_exact <= KL_shrunk")  # fmt: skip
+        start = divergences.start_kl(data, sch)
+        assert start.se == 0.0  # Gaussian: exact
+        new = judge.start_limited("c", SET, "threshold", "KL_exact <= KL_shrunk",
+                                  start_kl=start.value, effect_kl=abs(diff))  # fmt: skip
+        return old, new or old, kl, start.value
+
+    old, new, kl, start = decide(schedules.li_paper(50))
+    assert kl["shrunk"] < kl["exact"] and start > abs(kl["exact"] - kl["shrunk"])
+    assert old.verdict == "fails"  # the old rule: wrong, the start decided it
+    assert (new.verdict, new.reason) == ("not applicable", "start_limited")
+    old, new, kl, start = decide(schedules.li(50))
+    assert kl["exact"] < kl["shrunk"] and start < 1e-4
+    assert (old.verdict, new.verdict, new.reason) == ("holds", "holds", "interval_on_claimed_side")

@@ -33,7 +33,9 @@ def toy() -> models.PaperToy3D:
 
 @pytest.fixture(scope="module")
 def sch() -> schedules.Schedule:
-    return schedules.li(20)
+    # the paper's c0 = c1 = 4: the training numbers below (loss halved, X cut off) were
+    # measured on it; sampling on it warns StartFarFromNoise (filtered where it samples)
+    return schedules.li_paper(20)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,7 @@ def test_kernel_matches_numpy_twin(fitted, sch, toy) -> None:
                 np.testing.assert_allclose((a * F - x) / v, got, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::simulate.samplers.StartFarFromNoise")  # same start in all
 def test_fused_equals_batch_and_serial_equals_parallel(fitted, sch) -> None:
     for est in fitted.values():
         fused = samplers.sample(est, sch, 50, seed=2, sampler="ddpm_posterior", method="fused")

@@ -1,5 +1,6 @@
 """Samplers: twin agreement, bit-identity across paths/threads/chunks, bad input."""
 
+import math
 import os
 import subprocess
 import sys
@@ -194,3 +195,28 @@ def test_fused_requested_without_kernel():
     sch = schedules.li(20, 2.0, 4.0)
     with pytest.raises(ValueError, match="method='fused' needs a numba score kernel"):
         samplers.sample(_BadScore(4, "nan", -1), sch, 3, method="fused")
+
+
+def test_sampling_far_from_noise_warns_and_near_does_not():
+    """StartFarFromNoise fires when d abar_T^2 / 4 > START_KL_WARN (the leading-order
+    KL(q_T || N(0, I)) of d unit-scale coordinates), e.g. on li_paper(20) (abar_T = 0.93), and
+    not on li(20) (abar_T = 4.5e-4); the samples are the same either way."""
+    import warnings
+
+    model = models.SubspaceGaussian(3, 2)
+    with pytest.warns(samplers.StartFarFromNoise, match="abar_T = 0.927"):
+        far = samplers.sample(model, schedules.li_paper(20), 8, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", samplers.StartFarFromNoise)
+        near = samplers.sample(model, schedules.li(20), 8, seed=1)
+    assert far.shape == near.shape == (8, 3) and not np.array_equal(far, near)
+    # the threshold itself: abar_T just below and above sqrt(4 START_KL_WARN / d)
+    d = 3
+    edge = math.sqrt(4 * samplers.START_KL_WARN / d)
+    for factor, warns in ((0.99, False), (1.01, True)):
+        beta = np.full(10, -math.expm1(math.log(edge * factor) / 10))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kl = samplers.check_start(schedules.from_beta(beta), d)
+        assert kl == pytest.approx(d * (edge * factor) ** 2 / 4, rel=1e-12)
+        assert [w.category for w in caught] == ([samplers.StartFarFromNoise] if warns else [])

@@ -101,3 +101,29 @@ def test_other_families_reject_bad_T():
     for family in (schedules.linear, schedules.cosine):
         with pytest.raises(ValueError, match="T=0 is out of range"):
             family(0)
+
+
+#: abar_T of li(T) with c0 = c1 = 4 as the old default gave it (float64 repr round-trips, so
+#: equality below is bit for bit): the paper's setting, now ``li_paper``.
+PAPER_ABAR_T = {10: 0.9332268836531029, 50: 0.8763305702419032, 100: 0.8007175613617498}
+
+
+def test_li_default_is_2_4_and_starts_near_noise():
+    """li(T) is li(T, 2, 4): abar_T is about 1e-4 (between 1e-5 and 6e-4) at every T in
+    [10, 100], where li_paper's is 0.80-0.93."""
+    for T in range(10, 101):
+        sch = schedules.li(T)
+        assert np.array_equal(sch.beta, schedules.li(T, 2.0, 4.0).beta)
+        assert 1e-5 < sch.alpha_bar[-1] < 6e-4, T
+    assert (schedules.DEFAULT_C0, schedules.DEFAULT_C1) == (2.0, 4.0)
+    assert schedules.li(50).name == "li(T=50, c0=2, c1=4)"
+
+
+def test_li_paper_gives_the_old_default_bit_for_bit():
+    """li_paper(T) = li(T, 4, 4): the old default's numbers, unchanged."""
+    for T, abar_T in PAPER_ABAR_T.items():
+        sch = schedules.li_paper(T)
+        assert sch.alpha_bar[-1] == abar_T
+        assert np.array_equal(sch.beta, schedules.li(T, 4.0, 4.0).beta)
+        assert sch.name == f"li(T={T}, c0=4, c1=4)"
+        assert sch.beta[0] == float(T) ** -4.0

@@ -939,7 +939,8 @@ CLAIMS: tuple[Claim, ...] = (
         "form): the estimate adds nothing off the sub-manifold (the paper's Fig. 1).",
         "paper (Fig. 1, as read)",
         "Monte Carlo z of E[X^2] against the exact score's closed form within the Bonferroni "
-        "band (>= 4 SE), over T and samplers, per estimator and n.",
+        "band (>= 4 SE), over T and samplers, per estimator and n, on li(T, 2, 4); not "
+        "applicable where the start is not small against the effect (start-limited).",
         None,
         ("tests/test_experiment_paper.py::test_toy_judging_on_known_tables",),
         "toy",
@@ -953,8 +954,9 @@ CLAIMS: tuple[Claim, ...] = (
         "sub-manifold).",
         "paper (Fig. 1, as read)",
         "the largest ratio E[X^2]_reg / E[X^2]_unreg over the samplers < 1 (4-SE band), per "
-        "pair, n and T; not applicable where the unregularized samples are already exactly on "
-        "the plane.",
+        "pair, n and T, on li(T, 2, 4); not applicable where the unregularized samples are "
+        "already exactly on the plane, or where the start is not small against the effect "
+        "(start-limited).",
         1.0,
         ("tests/test_experiment_paper.py::test_toy_judging_on_known_tables",),
         "toy",
@@ -968,7 +970,9 @@ CLAIMS: tuple[Claim, ...] = (
         "largest T. An aggregator's summary of the paper says 35-52% fewer steps at equal FID; "
         "no primary source states it (unverified).",
         "paper (T = 20 and 50 samples, as read); an aggregator's summary (unverified)",
-        "ratio < 1 with its interval from the MMD^2 -/+ 4 SE curves (threshold).",
+        "ratio < 1 with its interval from the MMD^2 -/+ 4 SE curves (threshold), on li(T, 2, "
+        "4); not applicable where the start is not small against the steps' effect "
+        "(start-limited: on the paper's c0 = c1 = 4 the start moves with T).",
         1.0,
         ("tests/test_experiment_paper.py::test_fewer_steps_judging_on_known_curves",),
         "fewer_steps",
@@ -981,7 +985,8 @@ CLAIMS: tuple[Claim, ...] = (
         "the samples (the reviewers' question: how to choose r?).",
         "reviewers",
         "MMD^2 at r_val minus MMD^2 at r_best within the Monte Carlo band (z, >= 4 SE), on "
-        "the grid of r.",
+        "the grid of r, on li(50, 2, 4); not applicable where the start is not small against "
+        "the effect (start-limited).",
         0.0,
         ("tests/test_experiment_paper.py::test_r_guidance_picks_and_judging",),
         "r_guidance",

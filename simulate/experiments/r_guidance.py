@@ -18,6 +18,14 @@ difference within the Monte Carlo band, ``judge.monte_carlo``). Classes: ``netwo
 weight penalty of ``L1NetworkDSM``, trained once on li(``T_train``)) and ``linear`` (``L1DSM``,
 denoiser reading, r_t = r at every step, ``GivenR``). Data: the paper's toy (fresh draws for
 training, validation and test) and the digits (a seeded split of the 1797 images).
+
+Premise first (DESIGN.md): li(T, c0, c1) with c0 = 2, c1 = 4 (``Config``; abar_50 = 1.2e-4);
+each row records ``start_kl`` = KL(q_T || N(0, I)) (``divergences.start_kl``) and each verdict
+states it. A verdict is "not applicable: start-limited" (``judge.start_limited``) unless the
+start is below a tenth of the effect, the MMD lost by r_val (at least the 4-SE resolution of
+the comparison) as a KL (``_common.mmd_effect_kl``). On the paper's c0 = c1 = 4
+(``--set c0=4``, an ablation) the start is 1.4 nats (toy) and 39 nats (digits) from q_T, a
+shrunk score can beat the exact one there, and the verdicts read start-limited.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import pandas as pd
 
 from simulate import divergences, estimators, exact, judge, metrics, schedules
 from simulate import samplers as sampling
-from simulate.experiments._common import paper_data
+from simulate.experiments._common import mmd_effect_kl, paper_data, start_columns, start_text
 from simulate.models.empirical import DIGITS_N
 from simulate.pipeline.cells import run_in_process
 
@@ -40,6 +48,8 @@ CLASSES: tuple[str, ...] = ("network", "linear")
 DATASETS: tuple[str, ...] = ("toy", "digits")
 SAMPLER = "ddpm_posterior"
 FAMILYWISE = 1e-3
+#: Band of the start-limited check's resolution (standard errors; DESIGN.md: k >= 4).
+K_SE = 4.0
 VALIDATION_SEED, TEST_SEED = 10_003, 10_004
 
 
@@ -59,6 +69,10 @@ class Config:
                                                    ("iterations", 4000))  # fmt: skip
     digits_network: tuple[tuple[str, object], ...] = (("width", 128), ("depth", 2),
                                                       ("iterations", 3000))  # fmt: skip
+    #: li(T, c0, c1) for training and sampling; c0 = 4 is the paper's (an ablation: the start
+    #: is then far from q_T, ``samplers.StartFarFromNoise``).
+    c0: float = schedules.DEFAULT_C0
+    c1: float = schedules.DEFAULT_C1
     seed: int = 0
 
     @classmethod
@@ -108,12 +122,12 @@ def cells(config: Config) -> list[tuple]:
 def run_cell(config: Config, cell: tuple) -> dict:
     dataset, cls_, r = cell
     model, train, validation, test = data_split(config, dataset)
-    sch = schedules.li(config.T)
+    sch = schedules.li(config.T, config.c0, config.c1)
     if cls_ == "network":
         options = dict(config.toy_network if dataset == "toy" else config.digits_network)
         est = estimators.L1NetworkDSM(
             model, points=train, seed=config.seed, r=r,
-            train_schedule=schedules.li(config.T_train), **options,
+            train_schedule=schedules.li(config.T_train, config.c0, config.c1), **options,
         )  # fmt: skip
     else:
         est = estimators.L1DSM(
@@ -140,6 +154,9 @@ def run_cell(config: Config, cell: tuple) -> dict:
         "mmd2_se": mmd.se,
         "zero_fraction": float(getattr(est, "zero_fraction", math.nan)),
         "off_plane_ratio": math.nan,
+        "c0": config.c0,
+        "c1": config.c1,
+        **start_columns(model, sch, config.seed),
     }
     if dataset == "toy":
         off_exact = float(exact.coordinate_law([0.0], 0.0, sch, SAMPLER, "normal").variances[0])
@@ -180,6 +197,8 @@ def picks(df: pd.DataFrame) -> pd.DataFrame:
                 "r_val_on_edge": bool(
                     v["r"] == grp["r"].max() or (v["r"] == grp["r"].min() and v["r"] > 0)
                 ),
+                "start_kl": float(grp["start_kl"].max()) if "start_kl" in grp else math.nan,
+                "start_kl_se": float(grp["start_kl_se"].max()) if "start_kl" in grp else 0.0,
             }
         )
     return pd.DataFrame(rows)
@@ -191,16 +210,37 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
         setting = {
             "dataset": p["dataset"], "estimator": p["estimator_class"], "T": int(df["T"].iloc[0])
         }  # fmt: skip
+        prediction = (
+            "MMD^2 of the samples at the r minimizing held-out DSM loss = at the r minimizing "
+            "MMD^2 itself (grid of r)"
+        )
+        detail = (
+            f"r_val = {p['r_val']:g} (MMD^2 {p['mmd2_at_r_val']:.3g}), r_best = "
+            f"{p['r_best']:g} (MMD^2 {p['mmd2_at_r_best']:.3g}), r = 0: "
+            f"{p['mmd2_at_r0']:.3g}; lost {p['quality_lost']:.3g} +- "
+            f"{p['quality_lost_se']:.2g}" + (" (r_val on the grid's edge)"
+                                              if p["r_val_on_edge"] else "")
+        )  # fmt: skip
+        if not math.isnan(p["start_kl"]):
+            detail += "; " + start_text(p["start_kl"], p["start_kl_se"])
+            # the effect: the MMD lost by r_val, at least what the comparison resolves (4 SE)
+            best = float(p["mmd2_at_r_best"])
+            effect = max(
+                mmd_effect_kl(float(p["mmd2_at_r_val"]), best),
+                mmd_effect_kl(best + K_SE * float(p["quality_lost_se"]), best),
+            )
+            premise = judge.start_limited(
+                "r_guidance.validation_rule", setting, "monte_carlo", prediction,
+                start_kl=float(p["start_kl"]), start_kl_se=float(p["start_kl_se"]),
+                effect_kl=effect, k=K_SE, detail=detail,
+            )  # fmt: skip
+            if premise is not None:
+                out.append(premise)
+                continue
         out.append(
             judge.monte_carlo(
                 "r_guidance.validation_rule", setting, z=[p["z"]], familywise=FAMILYWISE,
-                prediction="MMD^2 of the samples at the r minimizing held-out DSM loss = at the "
-                "r minimizing MMD^2 itself (grid of r)",
-                detail=f"r_val = {p['r_val']:g} (MMD^2 {p['mmd2_at_r_val']:.3g}), r_best = "
-                f"{p['r_best']:g} (MMD^2 {p['mmd2_at_r_best']:.3g}), r = 0: "
-                f"{p['mmd2_at_r0']:.3g}; lost {p['quality_lost']:.3g} +- "
-                f"{p['quality_lost_se']:.2g}" + (" (r_val on the grid's edge)"
-                                                  if p["r_val_on_edge"] else ""),
+                prediction=prediction, detail=detail,
             )
         )  # fmt: skip
     return out
@@ -209,7 +249,9 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
 def report_section(df: pd.DataFrame) -> str:
     lines = [
         f"Held-out DSM loss and sample quality against r ({SAMPLER}, "
-        f"li(T = {int(df['T'].iloc[0])})):",
+        f"li(T = {int(df['T'].iloc[0])}"
+        + (f", c0 = {df['c0'].iloc[0]:g}, c1 = {df['c1'].iloc[0]:g}" if "c0" in df else "")
+        + ")):",
         "",
         "| data | class | r | validation loss (SE) | MMD^2 (SE) | zero weights | "
         "off-plane / exact |",
