@@ -988,6 +988,21 @@ RESOLUTION: dict[str, tuple[float, str]] = {
         0.02,
         "T* to 2% (the bisection's rtol): T* moves when it leaves its search bracket",
     ),
+    "disc.T_decay": (
+        0.05,
+        "exponent of T: 0.05 is a factor 10^0.025 (6%) in KL per half-decade of T, below "
+        "the log powers the anchors' rates differ by (local exponents of log^3 T and log^2 T "
+        "differ by 1 / ln T = 0.07 at T = 1e6)",
+    ),
+    "disc.T_decay_disc": (
+        0.05,
+        "as disc.T_decay (the same rule on the discretization error alone)",
+    ),
+    "estim.score_penalty_linear_in_d": (
+        0.05,
+        "exponent of d - s: linear (1) against a power 0.95 or 1.05 is the smallest "
+        "difference the claim is about; pooled replicates narrow the interval far below it",
+    ),
 }
 
 

@@ -19,8 +19,11 @@ from Y_T ~ N(0, I). T* is found by doubling from ``T_min`` and bisection
 oracle.
 
 Samplers: the discrete ones on li(T, c0, c1). Claims: ``steps.box_s_exponent`` (T* = O(s^2)
-at fixed d and with d = s, upper-bound rate) and ``steps.box_d_free`` (T* does not grow with
-d at fixed s), judged per (sampler, signal) as in ``steps_to_accuracy``.
+at fixed d and with d = s, upper-bound rate) and ``steps.box_d_free`` (T* does not move with d
+at fixed s: the slope is the pure-noise coordinate's KL at t0 in closed form,
+``noise_coordinate_kl``), judged per (sampler, signal) as in ``steps_to_accuracy``. T* here is
+the doubling-and-bisection crossing to ``rtol`` (``T_star``), neither proved the smallest nor
+stable: each oracle evaluation costs T steps, too many for the scan of ``steps_to_accuracy``.
 """
 
 from __future__ import annotations
