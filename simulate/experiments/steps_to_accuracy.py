@@ -574,7 +574,8 @@ def _d_free_verdict(
         fit = judge.fit_rate(x[reached], y[reached])
         grid_text = (
             f"; on the sweep d = {int(x[0])}..{int(x[-1])} T* runs "
-            f"{y.tolist()} (a finite-grid fit of the exponent of d: {fit.p:.3g} "
+            f"{[int(v) if math.isfinite(v) else v for v in y]} (a finite-grid fit of the "
+            f"exponent of d: {fit.p:.3g} "
             f"[{fit.ci_low:.3g}, {fit.ci_high:.3g}], not the decision)"
         )
     detail = (
