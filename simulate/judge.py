@@ -12,14 +12,16 @@ kind              rule
                   of measured / bound with no exceedance yet reads "inconclusive".
 ``rate``          the predicted functional form y = a + c g(x)^p h(x) (offset ``a`` optional,
                   known factor h such as log d) is fitted and the interval of p is compared
-                  with the prediction: two-sided for a stated rate, one-sided for an
-                  upper-bound rate (an exponent below it is consistent with the bound).
+                  with the prediction: two-sided for a stated rate (at the claim's
+                  ``resolution``), one-sided for an upper-bound rate (an exponent below it is
+                  consistent with the bound).
 ``identity``      |measured - predicted| <= atol + rtol |predicted| (tolerance from the
                   arithmetic, given with its reason).
 ``asymptotic``    decided where the asymptote has settled: local exponents
                   d log(y / h) / d log x on an exact path evaluated to large x; the claim is
                   judged on the last local exponent if the last ones agree to ``settle_tol``,
-                  "inconclusive" if they have not settled.
+                  "inconclusive" if they have not settled (an upper bound whose exponent is
+                  below it and still falling away from it holds unsettled).
 ``domain``        a deterministic quantity over a declared domain, evaluated exactly at every
                   given point, which must include the domain's corners.
 ``monte_carlo``   z-scores of a Monte Carlo estimate against an exact value, band
