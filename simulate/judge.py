@@ -12,14 +12,16 @@ kind              rule
                   of measured / bound with no exceedance yet reads "inconclusive".
 ``rate``          the predicted functional form y = a + c g(x)^p h(x) (offset ``a`` optional,
                   known factor h such as log d) is fitted and the interval of p is compared
-                  with the prediction: two-sided for a stated rate, one-sided for an
-                  upper-bound rate (an exponent below it is consistent with the bound).
+                  with the prediction: two-sided for a stated rate (at the claim's
+                  ``resolution``), one-sided for an upper-bound rate (an exponent below it is
+                  consistent with the bound).
 ``identity``      |measured - predicted| <= atol + rtol |predicted| (tolerance from the
                   arithmetic, given with its reason).
 ``asymptotic``    decided where the asymptote has settled: local exponents
                   d log(y / h) / d log x on an exact path evaluated to large x; the claim is
                   judged on the last local exponent if the last ones agree to ``settle_tol``,
-                  "inconclusive" if they have not settled.
+                  "inconclusive" if they have not settled (an upper bound whose exponent is
+                  below it and still falling away from it holds unsettled).
 ``domain``        a deterministic quantity over a declared domain, evaluated exactly at every
                   given point, which must include the domain's corners.
 ``monte_carlo``   z-scores of a Monte Carlo estimate against an exact value, band
@@ -112,6 +114,7 @@ REASONS = (
     "unresolved",
     "free_to_ceiling",
     "moves_before_ceiling",
+    "receding_from_bound",
 )
 #: What a verdict is about (``Verdict.role``): a ``check`` of a user's model (only these set
 #: ``regdiff verify``'s exit code) or a ``finding`` about the samplers, estimators or bounds.
@@ -498,9 +501,16 @@ def rate(
     upper: bool = False,
     max_width: float = math.inf,
     predicted_range: tuple[float, float] | None = None,
+    resolution: float = 0.0,
     detail: str = "",
 ) -> Verdict:
     """Judge a fitted exponent against a predicted one.
+
+    ``resolution`` (two-sided only): the smallest difference of exponents the claim is about;
+    the prediction (or ``predicted_range``) is widened by it on both sides, so an interval
+    narrower than the resolution (many replicates) cannot fail a claim by a difference the
+    claim does not care about (an exponent of 0.9975 +- 0.001 against 1 at resolution 0.05
+    "holds"); with 0 the bare rule applies.
 
     ``predicted_range`` (two-sided only): the prediction is a range of exponents, because the
     form has a slowly varying factor known only within bounds (e.g. between 1 and log d):
@@ -515,7 +525,12 @@ def rate(
     interval = (fit.ci_low, fit.ci_high)
     if predicted_range is not None and upper:
         raise ValueError("predicted_range is for two-sided rates")
+    if not (math.isfinite(resolution) and resolution >= 0):
+        raise ValueError(f"resolution={resolution!r} must be a finite number >= 0")
+    if resolution > 0 and upper:
+        raise ValueError("resolution widens a two-sided prediction; an upper rate is one-sided")
     lo_p, hi_p = predicted_range if predicted_range is not None else (predicted, predicted)
+    lo_p, hi_p = lo_p - resolution, hi_p + resolution
     if upper:
         if fit.ci_low > predicted:
             verdict, reason = "fails", "interval_above_upper_rate"
@@ -540,6 +555,7 @@ def rate(
         detail,
         n=fit.n,
         upper=upper,
+        resolution=resolution,
     )
 
 
@@ -608,7 +624,11 @@ def asymptotic(
     the local exponent of the predicted form h(x) x^predicted over the same interval,
     p_loc = predicted + d log h / d log x: with ``upper`` (y = O(h x^predicted)) "holds" iff
     q_last <= p_loc + exponent_tol; otherwise iff |q_last - p_loc| <= exponent_tol.
-    Unsettled: "inconclusive". ``measured`` is q_last; the interval is the range of the last
+    Unsettled: "inconclusive", except for an upper bound whose local exponent is below it and
+    still falling (q_last < q_prev, moving away from the bound): "holds"
+    (receding_from_bound), since settling can only leave it further below. Both tolerances
+    are the claim's resolution in the exponent (the smallest effect it is about), given by
+    the caller with its reason. ``measured`` is q_last; the interval is the range of the last
     two local exponents (a statement about settling, not noise); ``extra["p_local"]`` is
     p_loc.
     """
@@ -619,8 +639,15 @@ def asymptotic(
     p_loc = predicted + float(q_h[-1])
     interval = (min(last, prev), max(last, prev))
     settled_at = float(xa[-2])
+    if not (settle_tol >= 0 and exponent_tol >= 0):
+        raise ValueError(
+            f"settle_tol={settle_tol}, exponent_tol={exponent_tol}: tolerances must be >= 0"
+        )
     if abs(last - prev) > settle_tol:
-        verdict, reason = "inconclusive", "not_settled"
+        if upper and last < prev and last <= p_loc + exponent_tol:
+            verdict, reason = "holds", "receding_from_bound"
+        else:
+            verdict, reason = "inconclusive", "not_settled"
     else:
         ok = last <= p_loc + exponent_tol if upper else abs(last - p_loc) <= exponent_tol
         verdict, reason = (

@@ -592,20 +592,22 @@ def _steps_panels(data: pd.DataFrame, lines: list, ylabel: str, title: str) -> F
     fig, axes = new_figure(1, 3, width=4.0, height=3.4)
     for ax, (sweep, var) in zip(axes.flat, panels, strict=True):
         part = data[data["sweep"] == sweep]
+        # the claims' T*: t_star_stable where the table has it (steps_to_accuracy), else T_star
+        col = "t_star_stable" if "t_star_stable" in data else "T_star"
         for label, mask, style in lines:
             line = part[mask[part.index]].sort_values(var)
             if line.empty:
                 continue
-            keep = ~line["at_floor"].astype(bool) & np.isfinite(line["T_star"])
-            slope = fitted_slope(line[var][keep], line["T_star"][keep])
+            keep = ~line["at_floor"].astype(bool) & np.isfinite(line[col])
+            slope = fitted_slope(line[var][keep], line[col][keep])
             ax.loglog(
-                line[var], line["T_star"], color=style["color"], marker=style["marker"],
+                line[var], line[col], color=style["color"], marker=style["marker"],
                 linestyle=style["linestyle"], markersize=3, linewidth=1,
                 label=f"{label}: {slope:.2f}",
             )  # fmt: skip
         if not part.empty:
             x = np.array(sorted(part[var].unique()), dtype=float)
-            y0 = float(np.nanmedian(part["T_star"]))
+            y0 = float(np.nanmedian(part[col]))
             limits = ax.get_ylim()
             for power, ls in ((2.0, ":"), (1.0, "--")):
                 ax.loglog(x, y0 * (x / x[len(x) // 2]) ** power, ls, color="0.6", linewidth=0.8)

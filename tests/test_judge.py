@@ -162,6 +162,32 @@ def test_asymptotic_holds_and_not_settled() -> None:
     assert two.verdict == "fails"
 
 
+def test_upper_bound_asymptote_still_falling_holds() -> None:
+    """Issue 26, item 3: an upper-bound rate whose local exponent is far below its bound and
+    still falling (here d log y / d log x = -1.8 - 0.1 log10 x: -2.125 then -2.175 over the
+    last two intervals, more than 1 below the bound's -1) is consistent whether or not it has settled: the old rule's settle tolerance read it
+    "inconclusive" (not_settled); it holds (receding_from_bound). Rising toward the bound, it
+    stays inconclusive."""
+    x = np.logspace(2, 4, 5)
+    falling = x ** (-1.8 - 0.05 * np.log10(x))
+    q = judge.local_exponents(x, falling)
+    assert q[-1] < q[-2] - 0.02  # unsettled at the old tolerance
+    v = judge.asymptotic("c", SET, x=x, y=falling, predicted=-1.0, prediction="",
+                         settle_tol=0.02, exponent_tol=0.05)  # fmt: skip
+    assert (v.verdict, v.reason) == ("holds", "receding_from_bound")
+    assert v.measured == pytest.approx(q[-1])
+    rising = x ** (-1.8 + 0.05 * np.log10(x))
+    u = judge.asymptotic("c", SET, x=x, y=rising, predicted=-1.0, prediction="",
+                         settle_tol=0.02, exponent_tol=0.05)  # fmt: skip
+    assert (u.verdict, u.reason) == ("inconclusive", "not_settled")
+    # two-sided: falling away from a stated rate is no evidence for it
+    w = judge.asymptotic("c", SET, x=x, y=falling, predicted=-2.0, upper=False, prediction="",
+                         settle_tol=0.02, exponent_tol=0.05)  # fmt: skip
+    assert (w.verdict, w.reason) == ("inconclusive", "not_settled")
+    with pytest.raises(ValueError, match="settle_tol=-1"):
+        judge.asymptotic("c", SET, x=x, y=falling, predicted=-1.0, prediction="", settle_tol=-1)
+
+
 # -- domain --------------------------------------------------------------------------------
 
 
@@ -363,3 +389,26 @@ def test_start_limited_decides_where_the_old_rule_was_wrong() -> None:
     old, new, kl, start = decide(schedules.li(50))
     assert kl["exact"] < kl["shrunk"] and start < 1e-4
     assert (old.verdict, new.verdict, new.reason) == ("holds", "holds", "interval_on_claimed_side")
+
+
+def test_two_sided_rate_at_its_resolution() -> None:
+    """Issue 26, item 3: 0.9975 [0.9965, 0.9985] (four replicates) against a stated exponent
+    1 excludes it by 0.0015, far below any effect the claim is about: the bare rule fails
+    it; at the claim's resolution 0.05 it holds. An exponent 1.2 [1.19, 1.21] still fails."""
+    tight = judge.RateFit(0.9975, 0.9965, 0.9985, 0.0, 1.0, 4)
+    bare = judge.rate("c", SET, tight, predicted=1.0, prediction="")
+    assert (bare.verdict, bare.reason) == ("fails", "interval_excludes_prediction")
+    v = judge.rate("c", SET, tight, predicted=1.0, prediction="", resolution=0.05)
+    assert (v.verdict, v.reason) == ("holds", "interval_contains_prediction")
+    assert v.extra["resolution"] == 0.05
+    off = judge.RateFit(1.2, 1.19, 1.21, 0.0, 1.0, 4)
+    w = judge.rate("c", SET, off, predicted=1.0, prediction="", resolution=0.05)
+    assert (w.verdict, w.reason) == ("fails", "interval_excludes_prediction")
+    # the range form widens the same way
+    r = judge.rate("c", SET, tight, predicted=1.0, predicted_range=(1.0, 1.1), resolution=0.05,
+                   prediction="")  # fmt: skip
+    assert r.verdict == "holds"
+    with pytest.raises(ValueError, match="resolution=-0.1"):
+        judge.rate("c", SET, tight, predicted=1.0, prediction="", resolution=-0.1)
+    with pytest.raises(ValueError, match="one-sided"):
+        judge.rate("c", SET, tight, predicted=1.0, prediction="", resolution=0.05, upper=True)

@@ -62,6 +62,7 @@ from simulate.experiments._common import (
 from simulate.pipeline.cells import run_in_process
 from simulate.pipeline.seeds import seed_for
 from simulate.stats import fit_power_law, mean_ci
+from theory.claims import RESOLUTION
 
 NAME = "sample_complexity"
 
@@ -381,6 +382,10 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
             if target.get("log_range"):
                 p_range = (p, p + _log_d_exponent(np.asarray(grid)))
                 side = f"in [{p_range[0]:.3g}, {p_range[1]:.3g}] (the rule's r^2 ~ log d), near"
+            # a two-sided claim is judged at its declared resolution (theory.claims.RESOLUTION,
+            # with its reason): pooled replicates cannot fail it by a smaller difference
+            resolution = 0.0 if target["upper"] else RESOLUTION.get(claim, (0.0, ""))[0]
+            at = f" (resolution {resolution:g})" if resolution else ""
             out.append(
                 judge.rate(
                     claim,
@@ -389,7 +394,8 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
                     predicted=p,
                     upper=target["upper"],
                     predicted_range=p_range,
-                    prediction=f"exponent of {sweep} {side} {p:.3g} in {form}",
+                    resolution=resolution,
+                    prediction=f"exponent of {sweep} {side} {p:.3g} in {form}{at}",
                     detail=detail,
                 )
             )

@@ -19,8 +19,11 @@ from Y_T ~ N(0, I). T* is found by doubling from ``T_min`` and bisection
 oracle.
 
 Samplers: the discrete ones on li(T, c0, c1). Claims: ``steps.box_s_exponent`` (T* = O(s^2)
-at fixed d and with d = s, upper-bound rate) and ``steps.box_d_free`` (T* does not grow with
-d at fixed s), judged per (sampler, signal) as in ``steps_to_accuracy``.
+at fixed d and with d = s, upper-bound rate) and ``steps.box_d_free`` (T* does not move with d
+at fixed s: the slope is the pure-noise coordinate's KL at t0 in closed form,
+``noise_coordinate_kl``), judged per (sampler, signal) as in ``steps_to_accuracy``. T* here is
+the doubling-and-bisection crossing to ``rtol`` (``T_star``), neither proved the smallest nor
+stable: each oracle evaluation costs T steps, too many for the scan of ``steps_to_accuracy``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from functools import cache
 
 import pandas as pd
 
-from simulate import judge, models, oracle, schedules
+import numpy as np
+
+from simulate import judge, models, oracle, samplers, schedules
 from simulate.experiments.steps_to_accuracy import (
     DISCRETE,
     check_sweeps,
@@ -132,6 +137,30 @@ def _block_kl(config: Config, sampler: str, model, coordinate: int, T: int) -> t
     return laws.kl, abs(laws.lost_mass), t0, float(sch.v[t0 - 1])
 
 
+def noise_coordinate_kl(config: Config, sampler: str, T: int) -> float:
+    """Exact KL(q_t0 || p_t0) of one pure-noise coordinate (data 0 there, whatever the signal
+    coordinates hold), in closed form: with the exact score -y / v_t every step is
+    y <- (A_t - B_t / v_t) y + C_t Z (``samplers.coefficients``), so from Y_T ~ N(0, 1) the
+    variance composes as c <- (A_t - B_t / v_t)^2 c + C_t^2 for t = T, ..., t0 + 1 (the steps
+    ``oracle.block_laws`` applies), and with r = c / v_t0 and x = r - 1,
+    KL = (x - log(1 + x)) / 2 (SCIENCE.md 3, lambda = 0). This is the exact slope of the KL
+    in d at fixed s, which the grid oracle resolves only to its quadrature error (~1e-13)."""
+    from simulate.verify import early_stop
+
+    sch = schedules.li(T, config.c0, config.c1)
+    t0 = early_stop(sch, config.v_min)
+    coef = samplers.coefficients(sch, sampler)
+    v = np.asarray(sch.v, dtype=np.float64)
+    c = 1.0
+    for t in range(T, t0, -1):
+        m = coef.A[t - 1] - coef.B[t - 1] / v[t - 1]
+        c = m * m * c + coef.C[t - 1] ** 2
+    x = (c - v[t0 - 1]) / v[t0 - 1]
+    if abs(x) < 1e-4:  # the series: x - log1p(x) would lose the leading x^2 / 2 to round-off
+        return 0.5 * (x * x / 2.0 - x**3 / 3.0 + x**4 / 4.0)
+    return 0.5 * (x - math.log1p(x))
+
+
 def cells(config: Config) -> list[tuple]:
     """One cell per sampler: its signals share the pure-noise coordinate's KL curve."""
     return [(sampler,) for sampler in config.samplers]
@@ -165,7 +194,8 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
                 "sampler": sampler, "signal": signal, "sweep": sweep, "s": s, "d": d,
                 "epsilon": config.epsilon, "v_min": config.v_min, "init": "normal",
                 "T_star": T_star, "kl_at_T_star": kl_star, "rtol": config.rtol,
-                "k_signal": math.nan, "k_noise": math.nan, "t0": math.nan, "v_t0": math.nan,
+                "k_signal": math.nan, "k_noise": math.nan, "k_noise_exact": math.nan,
+                "t0": math.nan, "v_t0": math.nan,
                 "lost_mass": math.nan, "bisection_checked": checked,
                 # T* = T_min only says T* <= T_min (censored): left out of the fits
                 "at_floor": bool(T_star == config.T_min), "T_max": config.T_max,
@@ -173,8 +203,9 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
             if math.isfinite(T_star):
                 k1, lost1, t0, v_t0 = block(signal, int(T_star))
                 k0, lost0 = block("noise", int(T_star))[:2] if d > s else (math.nan, 0.0)
+                exact_k0 = noise_coordinate_kl(config, sampler, int(T_star))
                 row.update(k_signal=k1, k_noise=k0, t0=t0, v_t0=v_t0,
-                           lost_mass=max(lost1, lost0))  # fmt: skip
+                           lost_mass=max(lost1, lost0), k_noise_exact=exact_k0)  # fmt: skip
             rows.append(row)
     for row in rows:
         row["oracle_evaluations"] = len(memo)
@@ -203,7 +234,9 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
             if signal == "box"
             else "Gaussian signal coordinates of the same variance (control, grid oracle)"
         )
-        out += sweep_verdicts(grp, setting, "steps.box_s_exponent", "steps.box_d_free", what)
+        out += sweep_verdicts(
+            grp, setting, "steps.box_s_exponent", "steps.box_d_free", what, column="T_star"
+        )
     return out
 
 
