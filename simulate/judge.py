@@ -71,6 +71,7 @@ __all__ = [
     "rate",
     "start_limited",
     "threshold",
+    "unresolved",
     "upper_bound",
 ]
 
@@ -257,6 +258,18 @@ def not_applicable(
         "premise_false",
         why,
     )
+
+
+def unresolved(
+    claim_id: str, setting: Mapping[str, Any], kind: str, prediction: str, why: str
+) -> Verdict:
+    """The premise holds but the truth the claim needs could not be computed to the accuracy
+    it needs here (a grid that does not resolve the law, a window that truncates its tails):
+    "inconclusive" (unresolved), never "holds" or "fails"."""
+    return _v(
+        claim_id, setting, kind, math.nan, _NAN2, prediction, None, "inconclusive",
+        "unresolved", why,
+    )  # fmt: skip
 
 
 #: ``start_limited``: a start within START_RATIO x the effect (both as KL) is small against it.

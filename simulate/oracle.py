@@ -27,8 +27,10 @@ Notation: ``nodes`` the grid y_i, ``h`` its spacing, ``p``/``q`` densities at th
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,7 @@ from simulate.samplers import coefficients
 from simulate.schedules import Schedule
 
 __all__ = [
+    "STEP_MEMO",
     "BlockLaws",
     "Grid",
     "block_laws",
@@ -71,7 +74,71 @@ CHUNKS = 8
 #: so the values do not depend on the batch size).
 SCORE_BATCH_ENTRIES = 1 << 20
 
+#: Sampler laws kept by ``StepMemo`` (per process): a 1-D law is at most 16k floats, a plane
+#: law 351^2; 24 of them are under 30 MB.
+MEMO_ENTRIES = 24
+
 ScoreFn = Callable[[np.ndarray, float], np.ndarray]
+
+
+class StepMemo:
+    """Sampler laws p_t already propagated in this process, keyed by everything they are a
+    function of: the sampler's coefficients, the grid, the stopping step and the bits of the
+    score at every point a stochastic step reads (all nodes, at every step's noise level).
+
+    Two blocks whose scores agree bit for bit at those points give bit-identical laws (the
+    propagation is deterministic: fixed chunking, no thread-count dependence), so a hit
+    returns exactly what recomputing would: the catalogue's d sweeps repeat the same circle,
+    box edge and pure-noise coordinate at every d, and only the first is propagated. A
+    process-wide LRU of ``MEMO_ENTRIES``; ``clear()`` empties it."""
+
+    def __init__(self, entries: int = MEMO_ENTRIES) -> None:
+        self.entries = entries
+        self._laws: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(tag: str, arrays: Iterable[np.ndarray]) -> str:
+        """sha256 of ``tag`` and the arrays' dtypes, shapes and bytes, in order."""
+        digest = hashlib.sha256(tag.encode())
+        for a in arrays:
+            a = np.ascontiguousarray(a)
+            digest.update(f"{a.dtype.str}{a.shape}".encode())
+            digest.update(a.tobytes())
+        return digest.hexdigest()
+
+    def get(self, key: str) -> np.ndarray | None:
+        law = self._laws.get(key)
+        if law is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._laws.move_to_end(key)
+        return law.copy()
+
+    def put(self, key: str, law: np.ndarray) -> None:
+        self._laws[key] = np.array(law, copy=True)
+        while len(self._laws) > self.entries:
+            self._laws.popitem(last=False)
+
+    def clear(self) -> None:
+        self._laws.clear()
+        self.hits = self.misses = 0
+
+
+#: The process's memo of propagated laws (``block_laws`` and ``oracle_plane.plane_laws``).
+STEP_MEMO = StepMemo()
+
+
+def step_tag(kind: str, sampler: str, grid: Grid, t_stop: int, coef: Any, T: int) -> str:
+    """The non-score part of a ``StepMemo`` key: oracle, sampler, grid, stop and the
+    coefficients of the steps T..t_stop+1 (as exact hex floats)."""
+    rows = slice(t_stop, T)
+    coefs = (coef.A, coef.B, coef.C)
+    numbers = np.concatenate([np.asarray(c, dtype=np.float64)[rows] for c in coefs])
+    window = (float(grid.lo).hex(), float(grid.hi).hex(), str(grid.n), str(t_stop))
+    return "|".join([kind, sampler, *window, " ".join(float(x).hex() for x in numbers)])
 
 
 @dataclass(frozen=True)
@@ -281,11 +348,17 @@ def block_laws(
                 f"grid spacing h={h:.4g} exceeds the smallest step noise "
                 f"C_t={float(np.min(noise)):.4g} before t={t_stop}: refine the grid"
             )
+        steps = range(schedule.T, t_stop, -1)
+        scores = [score_fn(y, schedule.level(t)) for t in steps]
+        key = STEP_MEMO.key(step_tag("1d", sampler, grid, t_stop, coef, schedule.T), scores)
+        memo = STEP_MEMO.get(key)
+        if memo is not None:
+            return BlockLaws(grid, t_stop, q, memo)
         p = np.exp(-0.5 * y * y) / math.sqrt(2.0 * math.pi)
-        for t in range(schedule.T, t_stop, -1):
-            s = score_fn(y, schedule.level(t))
+        for t, s in zip(steps, scores, strict=True):
             m = coef.A[t - 1] * y + coef.B[t - 1] * s
             p = _stochastic_step(p, m, float(coef.C[t - 1]), grid)
+        STEP_MEMO.put(key, p)
     return BlockLaws(grid, t_stop, q, p)
 
 

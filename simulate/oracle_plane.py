@@ -40,7 +40,7 @@ import numpy as np
 
 from simulate._kernels.oracle import _scatter_gaussian_2d
 from simulate._validation import check_int
-from simulate.oracle import Grid
+from simulate.oracle import STEP_MEMO, Grid, step_tag
 from simulate.samplers import coefficients
 from simulate.schedules import Schedule
 
@@ -247,10 +247,20 @@ def plane_laws(
                 f"C_t={float(np.min(noise)):.4g} before t={t_stop}: refine the grid"
             )
         y = _points(grid)
+        # every step's score at every node (2 MB a level): the memo's key, then the steps
+        # read it at the nodes that carry mass (the score is row by row, so these are the
+        # bits a call at those nodes alone would give)
+        steps = range(schedule.T, t_stop, -1)
+        scores = [score_fn(y, schedule.level(t)) for t in steps]
+        key = STEP_MEMO.key(step_tag("plane", sampler, grid, t_stop, coef, schedule.T), scores)
+        memo = STEP_MEMO.get(key)
+        if memo is not None:
+            return PlaneLaws(grid, t_stop, q, memo)
         p = np.exp(-0.5 * np.sum(y * y, axis=1)).reshape(grid.n, grid.n) / (2.0 * math.pi)
-        for t in range(schedule.T, t_stop, -1):
+        for t, s_all in zip(steps, scores, strict=True):
             keep, w = _sources(p, grid)
             yk = np.ascontiguousarray(y[keep])
-            m = coef.A[t - 1] * yk + coef.B[t - 1] * score_fn(yk, schedule.level(t))
+            m = coef.A[t - 1] * yk + coef.B[t - 1] * s_all[keep]
             p = _stochastic_step(w, m, float(coef.C[t - 1]), grid)
+        STEP_MEMO.put(key, p)
     return PlaneLaws(grid, t_stop, q, p)

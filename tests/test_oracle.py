@@ -136,3 +136,25 @@ def test_numba_samplers_follow_the_oracle(name, sampler) -> None:
     Fn = np.searchsorted(np.sort(y), x, side="right") / n
     z = (Fn - F) / np.sqrt(F * (1 - F) / n)
     assert np.max(np.abs(z)) <= K_SE, z
+
+
+@pytest.mark.parametrize("sampler", ["beta", "posterior"])
+def test_step_memo_returns_what_recomputing_gives(sampler) -> None:
+    """A memo hit (the same block score at every node and level) is bit-identical to the law
+    propagated afresh; a block whose score differs anywhere (box [0, 1] vs [0, 2]) misses."""
+    sch = schedules.li(20, 2, 4)
+    f = oracle.coordinate_score(models.Box(3, 1), 0)  # the same block law at d = 3 and d = 7
+    g = oracle.coordinate_score(models.Box(7, 1), 0)
+    oracle.STEP_MEMO.clear()
+    first = oracle.block_laws(f, sch, sampler, GRID, 2)
+    hit = oracle.block_laws(g, sch, sampler, GRID, 2)
+    assert (oracle.STEP_MEMO.hits, oracle.STEP_MEMO.misses) == (1, 1)
+    oracle.STEP_MEMO.clear()
+    fresh = oracle.block_laws(g, sch, sampler, GRID, 2)
+    assert oracle.STEP_MEMO.misses == 1
+    np.testing.assert_array_equal(hit.p, fresh.p)
+    np.testing.assert_array_equal(first.p, fresh.p)
+    wide = oracle.coordinate_score(models.Box(3, 1, high=2.0), 0)
+    oracle.block_laws(wide, sch, sampler, GRID, 2)
+    assert (oracle.STEP_MEMO.hits, oracle.STEP_MEMO.misses) == (0, 2)
+    oracle.STEP_MEMO.clear()

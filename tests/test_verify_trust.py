@@ -355,6 +355,24 @@ def test_an_unresolvable_tail_is_unresolved_not_a_false_premise() -> None:
     assert (v.verdict, v.reason) == ("inconclusive", "unresolved")
 
 
+def test_blocks_larger_than_the_oracles_take_are_a_false_premise() -> None:
+    """A sphere's block of 4 coordinates: the oracles compute blocks of 1 or 2 only, so the
+    claim about their laws is not applicable there, not "unresolved" (the oracle_row of a
+    real sphere battery counts the block)."""
+    from simulate.models.catalogue import catalogue_model
+    from simulate.verify.judging import _oracle_verdicts
+
+    cfg = battery.Config(
+        target="simulate.models.catalogue:catalogue_model",
+        params=(("name", "sphere"), ("s", 4), ("d", 6)), T_grid=(10,), n=200,
+    )
+    assert isinstance(catalogue_model(name="sphere", s=4, d=6), battery.BlockModel)
+    row = battery._oracle_row(cfg, None, "posterior", 10)
+    assert row["oracle_blocks_too_big"] == 1 and math.isnan(row["kl_oracle"])
+    (v,) = _oracle_verdicts(pd.DataFrame([row]))
+    assert (v.verdict, v.reason) == ("not applicable", "premise_false")
+
+
 # -- 7. roles and exit codes -----------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ battery's (``simulate.verify.CLAIMS``), per model.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 
@@ -104,10 +105,7 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
         samplers = tuple(dict.fromkeys(rows["sampler"].dropna()))
         found, _ = bounds_mod.bound_verdicts(rows, specs, {}, samplers)
         out += [
-            with_role(judge._v(
-                v.claim_id, {"model": name, **v.setting}, v.kind, v.measured, v.interval,
-                v.prediction, v.predicted, v.verdict, v.reason, v.detail, **v.extra,
-            ))
+            with_role(dataclasses.replace(v, setting={"model": name, **v.setting}))
             for v in found
             if v.verdict != "not applicable"
         ]  # fmt: skip

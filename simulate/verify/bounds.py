@@ -356,7 +356,7 @@ def _judge_one(spec: BoundSpec, sampler: str, rows: pd.DataFrame, value: Any) ->
         if len(r_T) >= 2 and r_T[-1] > r_T[-2] and r_T[-1] >= max(r_T):
             verdict, reason = "inconclusive", "trend_toward_bound"
             notes.append(f"KL / B still rising at the largest T ({r_T[-2]:.3g} -> {r_T[-1]:.3g})")
-    v = judge._v(
+    v = judge.Verdict(
         "verify.bound", setting, "upper_bound", constant, (constant, constant), prediction,
         None, verdict, reason,
         f"constant C = max KL / B = {constant:.4g} at {worst_text}; " + "; ".join(notes),

@@ -235,8 +235,10 @@ def _sampler_verdicts(
 def _oracle_verdicts(orc: pd.DataFrame) -> list[judge.Verdict]:
     """verify.block_law: the numba samplers' moments at t0 equal the grid oracle's, per
     sampler over the sweep and the T grid (Bonferroni over every z). A cell whose blocks the
-    oracle could not resolve is left out; with none left the verdict is "inconclusive"
-    (unresolved): the premise (a product of blocks) is true, the grid is what failed."""
+    oracle could not resolve is left out. With none left: "not applicable" (premise_false)
+    when some block of every cell has more coordinates than the oracles take (1 or 2: the
+    claim is about blocks they can compute), else "inconclusive" (unresolved: the premise
+    holds, the grid is what failed)."""
     out: list[judge.Verdict] = []
     if orc.empty:
         return out
@@ -249,13 +251,17 @@ def _oracle_verdicts(orc: pd.DataFrame) -> list[judge.Verdict]:
         )
         if usable.empty:
             notes = "; ".join(dict.fromkeys(n for n in g["oracle_notes"] if isinstance(n, str)))
-            out.append(
-                judge._v(
-                    "verify.block_law", setting, "monte_carlo", math.nan, (math.nan, math.nan),
-                    prediction, None, "inconclusive", "unresolved",
+            too_big = g.get("oracle_blocks_too_big", pd.Series(0, index=g.index))
+            if bool((too_big.fillna(0) > 0).all()):
+                out.append(judge.not_applicable(
+                    "verify.block_law", setting, "monte_carlo", prediction,
+                    f"the model's blocks are larger than the oracles take: {notes}",
+                ))  # fmt: skip
+            else:
+                out.append(judge.unresolved(
+                    "verify.block_law", setting, "monte_carlo", prediction,
                     f"the grid oracles do not resolve this model's laws: {notes}",
-                )
-            )  # fmt: skip
+                ))  # fmt: skip
             continue
         last = usable.iloc[-1]
         out.append(
