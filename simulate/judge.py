@@ -362,9 +362,15 @@ def upper_bound(
     prediction: str,
     growing: Sequence[str] = (),
     exact_rtol: float = 1e-9,
+    floor_log_excess: Sequence[float] = (),
     detail: str = "",
 ) -> Verdict:
     """Measured <= bound at every point, one-sided.
+
+    ``floor_log_excess``: log(lower / bound) at points where a lower bound of the measured
+    quantity is known exactly, whatever the random draw (the off-support part of a KL that
+    no training sample removes). One above the arithmetic's tolerance fails the bound
+    deterministically, whatever the standard errors of the random part.
 
     ``log_excess`` = log(measured / bound) per point (<= 0 where the bound holds), with its
     standard error ``se`` (0 for exact values, then the tolerance ``exact_rtol`` of the
@@ -385,7 +391,13 @@ def upper_bound(
     band = (math.nan, math.exp(float(allowed[int(np.argmax(excess))])))
     over = excess > allowed
     n_over = int(over.sum())
-    if n_over:
+    floor = np.asarray(floor_log_excess, dtype=np.float64)
+    if floor.size and not np.all(np.isfinite(floor)):
+        raise ValueError("floor_log_excess must hold finite values")
+    n_floor = int(np.sum(floor > math.log1p(exact_rtol))) if floor.size else 0
+    if n_floor:
+        ratio = max(ratio, math.exp(float(floor.max())))
+    if n_over or n_floor:
         verdict, reason = "fails", "exceeds_bound"
     elif growing:
         verdict, reason = "inconclusive", "trend_toward_bound"
@@ -403,6 +415,7 @@ def upper_bound(
         reason,
         detail,
         n_over=n_over,
+        n_floor_over=n_floor,
         n_points=int(excess.size),
         growing=tuple(growing),
     )

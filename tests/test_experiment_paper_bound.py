@@ -76,9 +76,17 @@ def test_run_is_tidy_and_deterministic(table) -> None:
     drawn = [c for c in cells if c[0] != "corner"]
     corners = [c for c in cells if c[0] == "corner"]
     assert len(drawn) == TINY.replicates * len({c[:2] for c in drawn})
-    assert len(corners) == len(pb.corner_grid(TINY))
-    n_rows = len(drawn) * len(TINY.estimators) + len(corners) * len(pb.DETERMINISTIC)
+    assert len(corners) == TINY.replicates * len(pb.corner_grid(TINY))
+    # every estimator at every cell, the deterministic ones at replicate 0 only
+    n_det = len([e for e in TINY.estimators if e in pb.DETERMINISTIC])
+    n_rows = sum(
+        len(TINY.estimators) - (n_det if c[0] == "corner" and c[5] > 0 else 0) for c in cells
+    )
     assert len(table) == n_rows * len(pb.SAMPLERS)
+    # the off-support KL is a lower bound of each corner row's KL (a marginal's KL)
+    at = table[table["grid"] == "corner"]
+    assert at["kl_off_support"].notna().all()
+    assert np.all(at["kl_off_support"] <= at["kl"] * (1 + 1e-9))
     for col in ("grid", "point", "d", "s", "T", "estimator", "sampler", "seed", "kl", "eps2"):
         assert col in table
     for col in ("kl", "eps2", "eps2_sampler", "bound_paper", "bound_li"):
@@ -185,7 +193,21 @@ def test_corner_grid_spans_the_fresh_domain() -> None:
     assert {c[0] for c in corners} == set(full.fresh_d)
     assert {c[2] for c in corners} == set(full.fresh_T)
     cells = pb.cells(full)
-    assert sum(c[0] == "corner" for c in cells) == len(corners)
+    assert sum(c[0] == "corner" for c in cells) == full.replicates * len(corners)
+
+
+def test_a_floor_above_the_bound_fails_whatever_the_standard_errors() -> None:
+    """Issue 26 item 5: a known lower bound of the KL (its off-support part, the same in
+    every draw) above C_fit B fails the fitted bound even where the random part's SE is
+    large enough to hide any excess; below it, the floor decides nothing."""
+    from simulate import judge
+
+    common = dict(log_excess=[-0.5, 0.3], se=[10.0, 10.0], k=4.0, prediction="KL <= C B")
+    free = judge.upper_bound("paper.theorem1", {}, **common, floor_log_excess=[-0.2])
+    assert (free.verdict, free.extra["n_floor_over"]) == ("holds", 0)
+    hit = judge.upper_bound("paper.theorem1", {}, **common, floor_log_excess=[-0.2, 3.2])
+    assert (hit.verdict, hit.reason, hit.extra["n_floor_over"]) == ("fails", "exceeds_bound", 1)
+    assert hit.measured == pytest.approx(math.exp(3.2))
 
 
 def test_verdicts_structure_survives_csv(table, tmp_path) -> None:
