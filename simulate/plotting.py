@@ -888,3 +888,44 @@ def plot_r_guidance(df: pd.DataFrame) -> Figure:
     fig.suptitle("Choosing r: held-out DSM loss against the samples' MMD^2", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+__all__ += ["plot_schedule_optimal"]
+
+#: One colour and marker per sigma-grid schedule (``experiments.schedule_optimal``).
+SIGMA_SCHEDULE_STYLE: dict[str, dict[str, str]] = {
+    "optimal": {"color": PALETTE[7], "marker": "o"},
+    "edm": {"color": PALETTE[0], "marker": "s"},
+    "log_snr": {"color": PALETTE[1], "marker": "^"},
+    "tangent_c1": {"color": PALETTE[3], "marker": "v"},
+    "li_shape": {"color": PALETTE[2], "marker": "D"},
+}
+
+
+def plot_schedule_optimal(df: pd.DataFrame) -> Figure:
+    """Left: exact KL of DDIM on the CIFAR-10 spectrum against n, per schedule (log-log).
+    Right: the grids at the largest n, log sigma against i / n."""
+    spec = df[df["part"] == "spectrum"]
+    fig, axes = new_figure(1, 2, width=4.2)
+    ax, ax2 = axes[0]
+    n_max = int(spec["n"].max())
+    for name, style in SIGMA_SCHEDULE_STYLE.items():
+        grp = spec[spec["schedule"] == name].sort_values("n")
+        if grp.empty:
+            continue
+        ax.plot(grp["n"], grp["kl"], label=name, **style)
+        text = str(grp[grp["n"] == n_max]["sigmas"].iloc[0])
+        sig = np.array([float(v) for v in text.split(";")])
+        ax2.plot(np.arange(sig.size) / (sig.size - 1), sig, label=name, ms=3, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("DDIM steps n")
+    ax.set_ylabel("KL(exact ODE output || DDIM), nats")
+    ax.set_title("CIFAR-10 spectrum, sigma in [0.002, 80]", fontsize=8)
+    ax.legend()
+    ax2.set_yscale("log")
+    ax2.set_xlabel("i / n")
+    ax2.set_ylabel("sigma_i")
+    ax2.set_title(f"grids at n = {n_max}", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -998,6 +998,82 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "monte_carlo",
     ),
+    # -- issue 31, item 1: schedules on a sigma grid (Align Your Steps) ------------------------
+    Claim(
+        "schedule.ddim_cos2_step",
+        "DDIM is Euler in y = x / sqrt(abar) and sigma (abar = 1 / (1 + sigma^2)); on "
+        "N(0, lambda) data with the exact score one step multiplies y by cos(dtheta) "
+        "cos(theta) / cos(theta') and var / (lambda + sigma^2) by cos^2(dtheta), "
+        "theta = atan(sigma / sqrt(lambda)).",
+        "Sabour, Fidler, Kreis 2024 (Align Your Steps, arXiv 2404.14507), Theorem 3.1",
+        "simplify(lhs - rhs) == 0 for the three identities; numeric twins; closed form vs "
+        "the step-by-step exact law to 1e-13",
+        None,
+        (
+            "theory/test_sigma_grid.py::test_ddim_is_euler_in_y_and_sigma",
+            "theory/test_sigma_grid.py::test_step_scales_the_state_by_the_cosine_factor",
+            "theory/test_sigma_grid.py::test_step_multiplies_the_variance_ratio_by_cos2_dtheta",
+            "theory/test_sigma_grid.py::test_closed_form_against_step_by_step_law",
+            "theory/test_sigma_grid.py::test_closed_form_against_the_suites_ddim_law",
+        ),
+        None,
+        "proved",
+        "identity",
+    ),
+    Claim(
+        "schedule.tangent_single_scale_optimal",
+        "For one data scale lambda = c^2, the tangent law sigma_i = c tan((1 - i/n) "
+        "atan(sigma_max / c) + (i/n) atan(sigma_min / c)) minimizes the exact KL of DDIM "
+        "(exact start, sigma in [0.002, 80]) at every n.",
+        "Sabour, Fidler, Kreis 2024 (Align Your Steps), Theorem 3.1",
+        "KL(tangent) / KL(numerical optimum) <= 1 (+ rounding) over c in [0.01, 10], n in "
+        "[2, 50], corners included",
+        1.0,
+        (
+            "theory/test_sigma_grid.py::test_tangent_law_is_a_stationary_point",
+            "theory/test_sigma_grid.py::test_tangent_law_beats_perturbed_grids",
+        ),
+        "schedule_optimal",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "schedule.tangent_misspecified",
+        "The tangent law at c = 1 (ComfyUI's kl_optimal) on data of scale c = 0.1, 0.5, 2 "
+        "is worse than the tangent law at the true c; the factor is the finding.",
+        "derived here (issue 31)",
+        "KL(tangent c = 1) / KL(tangent c) >= 1 at every n; reported by n",
+        1.0,
+        ("tests/test_experiment_schedule_optimal.py::test_verdicts_on_the_quick_preset",),
+        "schedule_optimal",
+        "open",
+        "threshold",
+    ),
+    Claim(
+        "schedule.optimal_beats_named",
+        "On the CIFAR-10 covariance spectrum the DDIM grid optimized over its n - 1 interior "
+        "points has an exact KL no larger than EDM (rho = 7), uniform log-SNR, the tangent "
+        "law at c = 1 and li's shape, at every n.",
+        "derived here (issue 31)",
+        "KL(optimal) / KL(named) <= 1 at n = 10, 20, 50",
+        1.0,
+        ("tests/test_experiment_schedule_optimal.py::test_optimal_grid_on_a_two_scale_spectrum",),
+        "schedule_optimal",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "schedule.kl_optimal_transfers",
+        "The single-scale optimum at c = 1 (ComfyUI's kl_optimal scheduler, AYS Theorem 3.1 "
+        "for unit-variance data) is no worse than EDM's schedule on the CIFAR-10 spectrum.",
+        "Sabour, Fidler, Kreis 2024 as used by ComfyUI's kl_optimal",
+        "KL(tangent c = 1) / KL(EDM) <= 1 at every n",
+        1.0,
+        ("tests/test_experiment_schedule_optimal.py::test_verdicts_on_the_quick_preset",),
+        "schedule_optimal",
+        "open",
+        "domain",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}
