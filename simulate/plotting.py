@@ -929,3 +929,35 @@ def plot_schedule_optimal(df: pd.DataFrame) -> Figure:
     ax2.set_title(f"grids at n = {n_max}", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+__all__ += ["plot_coefficient_family"]
+
+
+def plot_coefficient_family(df: pd.DataFrame) -> Figure:
+    """KL per pure-noise coordinate (the exact slope in d) against T, log-log: left from q_T
+    (the gamma family; eta and gamma = 1 sit at the rounding floor and are drawn there),
+    right from N(0, I) (the eta family and gamma = 1). Values below 1e-30 are clipped to it."""
+    fig, axes = new_figure(1, 2, width=4.2)
+    floor = 1e-30
+    for ax, init, fams in ((axes[0, 0], "q_T", ("gamma", "eta")),
+                           (axes[0, 1], "normal", ("eta", "gamma"))):  # fmt: skip
+        part = df[df["init"] == init]
+        k = 0
+        for fam in fams:
+            for p in sorted(set(part[part["family"] == fam]["param"])):
+                if init == "normal" and fam == "gamma" and p < 1.0:
+                    continue
+                grp = part[(part["family"] == fam) & (part["param"] == p)].sort_values("T")
+                style = "-" if fam == "gamma" else "--"
+                ax.plot(grp["T"], np.maximum(grp["kl"], floor), style, marker="o", ms=3,
+                        color=PALETTE[k % len(PALETTE)], label=f"{fam} = {p:g}")  # fmt: skip
+                k += 1
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T (li(T), c0 = 2, c1 = 4)")
+        ax.set_ylabel("KL per pure-noise coordinate (slope in d), nats")
+        ax.set_title(f"start {'q_T' if init == 'q_T' else 'N(0, I)'}", fontsize=8)
+        ax.legend(ncol=2)
+    fig.tight_layout()
+    return fig

@@ -1074,6 +1074,72 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "domain",
     ),
+    # -- issue 31, item 4: which DDPM coefficients adapt to the intrinsic dimension ------------
+    Claim(
+        "coef.qT_eta_d_free",
+        "From q_T, with the exact score, every sampler of the DDIM-DDPM family (eta in "
+        "[0, 1]) leaves a pure-noise coordinate exact: the KL is free of d at fixed s.",
+        "Cai, Jiao, Li (arXiv 2606.23627), 'a broad class of update coefficients'; algebra "
+        "in theory/coefficient_family.py",
+        "KL per pure-noise coordinate = 0 (rounding) at every eta and T: the d at which it "
+        "moves the KL by 1e-3 nats is beyond 1e12",
+        0.0,
+        (
+            "theory/test_coefficient_family.py::test_eta_step_keeps_q_exact_for_every_eta",
+            "theory/test_coefficient_family.py::test_eta_twin",
+            "theory/test_coefficient_family.py::test_every_eta_is_exact_from_q_T_on_li",
+        ),
+        "coefficient_family",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "coef.qT_only_gamma_one",
+        "From q_T, of the interpolated added variance sigma_t^2 = beta_t ((alpha_t - abar_t) "
+        "/ (1 - abar_t))^gamma only gamma = 1 (the posterior variance) is free of d; every "
+        "gamma < 1 adds beta_t (x^gamma - x) / alpha_t > 0 per step.",
+        "Li & Yan; Huang, Wei, Chen; Potaptchik et al. (posterior variance); algebra in "
+        "theory/coefficient_family.py",
+        "gamma = 1: slope 0; gamma < 1: the slope moves the KL by 1e-3 nats before d = 1e12",
+        0.0,
+        (
+            "theory/test_coefficient_family.py::test_gamma_step_deviation_is_the_excess_noise",
+            "theory/test_coefficient_family.py::test_gamma_one_keeps_q_exact",
+            "theory/test_coefficient_family.py::test_x_is_strictly_between_zero_and_one",
+            "theory/test_coefficient_family.py::test_gamma_twin",
+            "theory/test_coefficient_family.py::test_only_gamma_one_is_exact_from_q_T_on_li",
+        ),
+        "coefficient_family",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "coef.gamma_decay_in_T",
+        "For gamma < 1 the KL per pure-noise coordinate from q_T decays like "
+        "(1 - gamma)^2 h^2 / 4, h = c1 log T / T, on li(T).",
+        "derived here (issue 31): excess noise ~ (1 - gamma) beta^2 / v per step against a "
+        "relaxation rate ~ beta / v",
+        "local exponent of T -> -2 + 2 / log T (exponent -2 with a (log T)^2 factor)",
+        -2.0,
+        ("tests/test_experiment_coefficient_family.py::test_verdicts_on_the_quick_preset",),
+        "coefficient_family",
+        "open",
+        "asymptotic",
+    ),
+    Claim(
+        "coef.normal_slope",
+        "From N(0, I) the d-free samplers (every eta, gamma = 1) keep a slope per "
+        "pure-noise coordinate set by the start's distance to q_T; the finding is the slope "
+        "and the d at which it moves the KL by the resolution.",
+        "derived here (issue 31; the science issue's rule: exact slopes, d at which the "
+        "quantity moves by the claim's resolution)",
+        "d_move = 1e-3 nats / slope, reported; 'holds' only beyond d = 1e12",
+        None,
+        ("tests/test_experiment_coefficient_family.py::test_normal_start_slopes",),
+        "coefficient_family",
+        "open",
+        "domain",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}
@@ -1106,6 +1172,16 @@ RESOLUTION: dict[str, tuple[float, str]] = {
         "difference the claim is about; pooled replicates narrow the interval far below it",
     ),
 }
+
+
+_KL_RESOLUTION = (
+    1e-3,
+    "1e-3 nats moves any probability by at most 0.022 (Pinsker), about the resolution of the "
+    "suite's Monte Carlo comparisons (samplers.START_KL_WARN)",
+)
+RESOLUTION["coef.qT_eta_d_free"] = _KL_RESOLUTION
+RESOLUTION["coef.qT_only_gamma_one"] = _KL_RESOLUTION
+RESOLUTION["coef.normal_slope"] = _KL_RESOLUTION
 
 
 def get(claim_id: str) -> Claim:
