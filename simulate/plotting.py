@@ -961,3 +961,29 @@ def plot_coefficient_family(df: pd.DataFrame) -> Figure:
         ax.legend(ncol=2)
     fig.tight_layout()
     return fig
+
+
+__all__ += ["plot_mixture_steps"]
+
+
+def plot_mixture_steps(df: pd.DataFrame) -> Figure:
+    """T*(eps) against d (log-log) per grid: the projection on mu (solid) and the orthogonal
+    directions' floor T*_orth (dashed), with fitted slopes in the legend."""
+    fig, axes = new_figure(1, 1, width=4.6)
+    ax = axes[0, 0]
+    for k, (kind, grp) in enumerate(df.groupby("kind", sort=False)):
+        grp = grp.sort_values("d")
+        colour = PALETTE[k]
+        for column, style, what in (("T_star", "-o", "projection"),
+                                    ("T_star_orth", "--s", "orthogonal floor")):  # fmt: skip
+            slope = fitted_slope(grp["d"], grp[column])
+            ax.plot(grp["d"], grp[column], style, color=colour, ms=4,
+                    label=f"{kind}: {what} (slope {slope:.2f})")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("d (|mu| = sqrt(d))")
+    ax.set_ylabel(f"T*(eps), eps = {df['eps'].iloc[0]:g} nats")
+    ax.set_title("PF-ODE (DDIM) on a two-mode mixture", fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    return fig

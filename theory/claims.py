@@ -1140,6 +1140,46 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "domain",
     ),
+    # -- issue 31, item 3: steps in d for Gaussian mixtures (Aranguri et al.) -----------------
+    Claim(
+        "mixture.uniform_sqrt_d",
+        "For w N(mu, I) + (1 - w) N(-mu, I) with |mu| = sqrt(d), the probability-flow ODE "
+        "(DDIM, exact score, exact start) on a grid uniform in the signal level a = "
+        "sqrt(abar) needs T*(eps) = Theta(sqrt(d)) steps for the law of the projection on mu.",
+        "Aranguri, Biroli, Mezard, Vanden-Eijnden (arXiv 2501.00988)",
+        "exponent of d of T*(eps) = 1/2 (95% interval, resolution 0.1)",
+        0.5,
+        ("tests/test_experiment_mixture_steps.py::test_verdicts_on_the_quick_preset",),
+        "mixture_steps",
+        "open",
+        "rate",
+    ),
+    Claim(
+        "mixture.dilated_d_free",
+        "On a dilated grid (half of the steps in the window a |mu| <= kappa where the modes "
+        "separate; the suite's two-phase stand-in for the paper's dilation) T*(eps) of the "
+        "projection on mu is Theta(1) in d.",
+        "Aranguri, Biroli, Mezard, Vanden-Eijnden (arXiv 2501.00988), as read",
+        "exponent of d of T*(eps) = 0 (95% interval, resolution 0.1)",
+        0.0,
+        ("tests/test_experiment_mixture_steps.py::test_verdicts_on_the_quick_preset",),
+        "mixture_steps",
+        "open",
+        "rate",
+    ),
+    Claim(
+        "mixture.full_kl_sqrt_d",
+        "The full KL adds (d - 1) times the DDIM KL of one N(0, 1) direction on the same "
+        "grid, ~ c / n^2, so its T*(eps) is at least T*_orth ~ sqrt(d) on every grid: the "
+        "Theta(1) of the dilated grid is a statement about the projection only.",
+        "derived here (issue 31)",
+        "exponent of d of T*_orth = 1/2 on both grids (95% interval, resolution 0.1)",
+        0.5,
+        ("tests/test_experiment_mixture_steps.py::test_orthogonal_directions_closed_form",),
+        "mixture_steps",
+        "open",
+        "rate",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}
