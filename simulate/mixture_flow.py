@@ -137,9 +137,9 @@ def flow_kl(schedule: Schedule, m: float, weight: float) -> FlowResult:
 
     The starts: a uniform grid in y (``NODES_PER_UNIT`` on +-``HALF_WIDTH``) joined with the
     preimages of a uniform grid in x = F(y) (``X_NODES_PER_UNIT``, by interpolating the
-    previous pass's F, ``REFINEMENTS`` passes), so that the narrow y-interval the flow stretches over the gap between
-    the modes is resolved; F and F' are then recomputed exactly at every start. The mode
-    weight of p_1 is the q_T mass beyond the start y* with F(y*) = 0 (closed form in y*)."""
+    previous pass's F, ``REFINEMENTS`` passes), so that the narrow y-interval the flow
+    stretches over the gap between the modes is resolved; F and F' are then recomputed
+    exactly at every start. The mode weight of p_1 is the q_T mass beyond the start y* with F(y*) = 0 (closed form in y*)."""
     m = check_real("m", m, low=0.0, low_open=True)
     w = check_real("weight", weight, low=0.0, high=1.0, low_open=True, high_open=True)
     h = math.atanh(2.0 * w - 1.0)

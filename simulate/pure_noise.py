@@ -42,8 +42,7 @@ def step_coefficients(schedule: Schedule, family: str, param: float) -> tuple[np
     v_{t-1} / v_t; eta: sigma^2 = eta^2 v_{t-1} beta_t / v_t, P = sqrt((v_{t-1} - sigma^2) /
     v_t), N = sigma^2."""
     family = check_choice("family", family, FAMILIES)
-    high = 1.0
-    param = check_real(family, param, low=0.0, high=high)
+    param = check_real(family, param, low=0.0, high=1.0)
     a, b = schedule.alpha[1:], schedule.beta[1:]
     v, v_prev = schedule.v[1:], schedule.v[:-1]
     if family == "gamma":

@@ -128,7 +128,10 @@ def run(config: Config, progress: bool = False) -> pd.DataFrame:
 
 
 CLAIMS = ("mixture.uniform_sqrt_d", "mixture.dilated_d_free", "mixture.full_kl_sqrt_d")
-_PREDICTED = {"uniform": ("mixture.uniform_sqrt_d", 0.5), "dilated": ("mixture.dilated_d_free", 0.0)}
+_PREDICTED = {
+    "uniform": ("mixture.uniform_sqrt_d", 0.5),
+    "dilated": ("mixture.dilated_d_free", 0.0),
+}
 
 
 def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
