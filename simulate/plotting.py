@@ -987,3 +987,28 @@ def plot_mixture_steps(df: pd.DataFrame) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+__all__ += ["plot_schedule_family"]
+
+
+def plot_schedule_family(df: pd.DataFrame) -> Figure:
+    """Exact KL against the family's parameter a, one line per (scheme, steps), log y; the
+    refined optimum marked."""
+    fig, axes = new_figure(1, 1, width=4.6)
+    ax = axes[0, 0]
+    grid = df[df["part"] == "grid"]
+    opt = df[df["part"] == "optimum"]
+    for k, ((scheme, n), grp) in enumerate(grid.groupby(["scheme", "steps"])):
+        colour = PALETTE[k % len(PALETTE)]
+        ax.plot(grp["a"], grp["kl"], "-" if scheme == "ei" else "--", color=colour,
+                label=f"{scheme}, {n} steps")  # fmt: skip
+        best = opt[(opt["scheme"] == scheme) & (opt["steps"] == n)]
+        ax.plot(best["a"], best["kl"], "o", color=colour, ms=4)
+    ax.set_yscale("log")
+    ax.set_xlabel("a (beta_a(t) = beta_min + delta (e^{a t} - 1))")
+    ax.set_ylabel("KL(data || output), nats (d = 10)")
+    ax.set_title("Strasman et al.'s family, exact", fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1180,6 +1180,21 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "rate",
     ),
+    # -- issue 31, item 2: the parametric VP-SDE schedule family (Strasman et al.) ------------
+    Claim(
+        "vp_family.optimum_interior",
+        "In Strasman et al.'s illustrated setting (d = 10, N(1, 0.5 I), beta in [0.1, 20], "
+        "T = 1) the exact KL of EM (as their code has it) and EI is minimized at an a inside "
+        "their range [-10, 10], for 25, 50 and 100 steps; the optimum a and its gain over the "
+        "linear schedule are the finding.",
+        "Strasman, Ocello, Boyer, Le Corff, Lemaire (TMLR 2025, arXiv 2402.04650)",
+        "optimal a in [-10, 10] (an optimum on the grid's edge is only a bound)",
+        None,
+        ("tests/test_experiment_schedule_family.py::test_verdicts_on_the_quick_preset",),
+        "schedule_family",
+        "open",
+        "threshold",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}
