@@ -50,7 +50,8 @@ def test_bad_input_raises() -> None:
 
 def test_verdicts_on_the_quick_preset(quick_table) -> None:
     vs = sf.verdicts(quick_table)
-    assert len(vs) == 2 and all(v.claim_id == "vp_family.optimum_interior" for v in vs)
+    opt_vs = [v for v in vs if v.claim_id == "vp_family.optimum_interior"]
+    assert len(opt_vs) == 2 and all(v.verdict == "holds" for v in opt_vs)
     opt = quick_table[quick_table["part"] == "optimum"]
     grid = quick_table[quick_table["part"] == "grid"]
     # the refined optimum is no worse than any grid point of its (scheme, steps)
@@ -58,3 +59,28 @@ def test_verdicts_on_the_quick_preset(quick_table) -> None:
         g = grid[(grid["scheme"] == r.scheme) & (grid["steps"] == r.steps)]
         assert r.kl <= g["kl"].min()
     assert "optimal a" in sf.report_section(quick_table)
+
+
+def test_bound_terms() -> None:
+    """E3 = 2 h beta_max max(h beta_max / 4, 1) I, I = tr Sigma^-1 - 2 d + tr Sigma + |mean|^2
+    (= 20 - 20 + 5 + 10 = 15 in the illustrated setting); E1 -> 0 as B(T) grows; the Fisher
+    term is 1 / var_min on sparse data."""
+    mean, var = np.ones(10), np.full(10, 0.5)
+    assert vp_family.relative_fisher(mean, var) == pytest.approx(15.0, rel=1e-14)
+    e1, e3 = vp_family.kl_bound(mean, var, 0.0, 25)
+    assert e3 == pytest.approx(2 * 0.8 * 1.0 * 15.0, rel=1e-14)
+    b_T = vp_family.integral(1.0, 0.0, 1.0, 0.1, 20.0)
+    kl_start = 0.5 * 10 * (0.5 - 1 - np.log(0.5) + 1)
+    assert e1 == pytest.approx(kl_start * np.exp(-b_T), rel=1e-12)
+    var[0] = 1e-6
+    assert vp_family.relative_fisher(mean, var) > 1e6
+    # the diagonal KL reduces to the isotropic one
+    iso = vp_family.kl_to_data("ei", 2.0, 30, 10, 1.0, 0.5)
+    diag = vp_family.kl_to_data_diag("ei", 2.0, 30, np.ones(10), np.full(10, 0.5))
+    assert diag == pytest.approx(iso, rel=1e-13)
+
+
+def test_bound_verdicts(quick_table) -> None:
+    vs = {v.claim_id: v for v in sf.verdicts(quick_table)}
+    assert vs["vp_family.bound_holds"].verdict == "holds"
+    assert vs["vp_family.bound_vacuous_sparse"].verdict == "holds"

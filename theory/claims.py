@@ -1195,6 +1195,31 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "threshold",
     ),
+    Claim(
+        "vp_family.bound_holds",
+        "Strasman et al.'s KL upper bound (mixing E1 + discretization E3; exact score) holds "
+        "for EM and EI in their illustrated setting at every a and number of steps.",
+        "Strasman, Ocello, Boyer, Le Corff, Lemaire (TMLR 2025), their compute_E1 / "
+        "compute_E3",
+        "exact KL <= E1 + E3 at every point; the looseness factor is the finding",
+        1.0,
+        ("tests/test_experiment_schedule_family.py::test_bound_terms",),
+        "schedule_family",
+        "open",
+        "upper_bound",
+    ),
+    Claim(
+        "vp_family.bound_vacuous_sparse",
+        "On sparse data (a variance -> 0) the bound's Fisher term (tr Sigma^-1) makes it "
+        "exceed the KL of taking no step at all, while the exact KL stays finite.",
+        "derived here (issue 31) from Strasman et al.'s bound",
+        "bound / KL(data || N(0, I)) > 1 at the smallest variance",
+        1.0,
+        ("tests/test_experiment_schedule_family.py::test_bound_terms",),
+        "schedule_family",
+        "open",
+        "threshold",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}

@@ -45,6 +45,9 @@ class Config:
     a_values: tuple[float, ...] = tuple(float(a) for a in np.linspace(-10.0, 10.0, 81))
     steps: tuple[int, ...] = (25, 50, 100)
     schemes: tuple[str, ...] = vp_family.SCHEMES
+    #: sparse data: the first coordinate's variance set to each of these (the rest as above),
+    #: at a = 0 and the largest number of steps
+    sparse_var: tuple[float, ...] = (1e-1, 1e-2, 1e-4, 1e-6)
 
     @classmethod
     def quick(cls) -> Config:
@@ -64,8 +67,35 @@ class Config:
 
 
 def cells(config: Config) -> list[tuple]:
-    """(scheme, N) per scheme and number of steps."""
-    return [(s, n) for s in config.schemes for n in config.steps]
+    """(scheme, N) per scheme and number of steps, and ("sparse", scheme) per scheme."""
+    return [(s, n) for s in config.schemes for n in config.steps] + [
+        ("sparse", s) for s in config.schemes
+    ]
+
+
+def _bound(config: Config, mean: np.ndarray, var: np.ndarray, a: float, n: int) -> tuple:
+    return vp_family.kl_bound(mean, var, a, n, T=config.T, beta_min=config.beta_min,
+                              beta_max=config.beta_max)  # fmt: skip
+
+
+def _sparse_rows(config: Config, scheme: str) -> list[dict]:
+    """The bound and the exact KL as one coordinate's variance goes to 0 (a = 0, the largest
+    N), with KL(data || N(0, I)), what zero steps give."""
+    n = max(config.steps)
+    rows = []
+    for eps in config.sparse_var:
+        mean = np.full(config.d, config.mean)
+        var = np.full(config.d, config.var)
+        var[0] = eps
+        e1, e3 = _bound(config, mean, var, 0.0, n)
+        kl = vp_family.kl_to_data_diag(scheme, 0.0, n, mean, var, T=config.T,
+                                       beta_min=config.beta_min, beta_max=config.beta_max)
+        trivial = 0.5 * float(np.sum(var - 1.0 - np.log(var) + mean * mean))
+        rows.append({"part": "sparse", "scheme": scheme, "steps": n, "d": config.d,
+                     "T": config.T, "beta_min": config.beta_min, "beta_max": config.beta_max,
+                     "a": 0.0, "var_min": eps, "kl": kl, "bound_e1": e1, "bound_e3": e3,
+                     "kl_no_steps": trivial})  # fmt: skip
+    return rows
 
 
 def _kl(config: Config, scheme: str, n: int, a: float) -> float:
@@ -76,6 +106,8 @@ def _kl(config: Config, scheme: str, n: int, a: float) -> float:
 
 
 def run_cell(config: Config, cell: tuple) -> list[dict]:
+    if cell[0] == "sparse":
+        return _sparse_rows(config, str(cell[1]))
     scheme, n = str(cell[0]), int(cell[1])
     a = np.asarray(config.a_values)
     kl = np.array([_kl(config, scheme, n, float(v)) for v in a])
@@ -86,7 +118,12 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
                                    options={"xatol": XATOL})  # fmt: skip
     base = {"scheme": scheme, "steps": n, "d": config.d, "T": config.T,
             "beta_min": config.beta_min, "beta_max": config.beta_max}  # fmt: skip
-    rows = [base | {"part": "grid", "a": float(v), "kl": float(k)} for v, k in zip(a, kl)]
+    mean, var = np.full(config.d, config.mean), np.full(config.d, config.var)
+    rows = []
+    for v, k in zip(a, kl, strict=True):
+        e1, e3 = _bound(config, mean, var, float(v), n)
+        rows.append(base | {"part": "grid", "a": float(v), "kl": float(k), "bound_e1": e1,
+                            "bound_e3": e3})  # fmt: skip
     edge = "low" if i == 0 else ("high" if i == a.size - 1 else "")
     rows.append(base | {"part": "optimum", "a": float(res.x), "kl": float(res.fun),
                         "kl_linear": _kl(config, scheme, n, 0.0), "edge": edge})  # fmt: skip
@@ -98,7 +135,11 @@ def run(config: Config, progress: bool = False) -> pd.DataFrame:
     return run_in_process(sys.modules[__name__], config, progress)
 
 
-CLAIMS = ("vp_family.optimum_interior",)
+CLAIMS = (
+    "vp_family.optimum_interior",
+    "vp_family.bound_holds",
+    "vp_family.bound_vacuous_sparse",
+)
 
 
 def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
@@ -120,6 +161,36 @@ def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
             detail=f"optimum a = {r.a:.4f}: KL {r.kl:.4g} against {r.kl_linear:.4g} for the "
             f"linear schedule (a = 0), a factor {r.kl_linear / r.kl:.3g}"
             + (f"; the grid's minimum is on its {edge} edge" if edge else ""),
+        ))  # fmt: skip
+    grid = df[df["part"] == "grid"]
+    if not grid.empty:
+        bound = grid["bound_e1"] + grid["bound_e3"]
+        loose = bound / grid["kl"]
+        trivial = 0.5 * grid["d"].iloc[0] * (0.5 - 1.0 - np.log(0.5) + 1.0)
+        out.append(judge.upper_bound(
+            "vp_family.bound_holds", {"d": int(grid["d"].iloc[0]), "data": "N(1, 0.5 I)"},
+            log_excess=np.log(grid["kl"] / bound).to_numpy(), se=0.0, k=4.0,
+            prediction="exact KL(data || output) <= E1 + E3 (their mixing and discretization "
+            "terms; the score is exact, E2 = 0) at every scheme, N and a",
+            detail=f"looseness bound / KL from {loose.min():.3g} to {loose.max():.3g} over "
+            f"{len(grid)} points; E3 = 2 h beta(T) max(h beta(T) / 4, 1) I does not depend on "
+            f"a (beta(T) = beta_max): {', '.join(sorted({f'{v:.3g}' for v in grid['bound_e3']}))}"
+            f" nats, against KL(data || N(0, I)) = {trivial:.3g} nats with no steps at all",
+        ))  # fmt: skip
+    sparse = df[df["part"] == "sparse"]
+    for scheme, grp in sparse.groupby("scheme"):
+        grp = grp.sort_values("var_min")
+        r = grp.iloc[0]
+        ratio = float((r["bound_e1"] + r["bound_e3"]) / r["kl_no_steps"])
+        out.append(judge.threshold(
+            "vp_family.bound_vacuous_sparse", {"scheme": scheme, "steps": int(r["steps"]),
+                                               "a": 0.0, "var_min": float(r["var_min"])},
+            estimate=ratio, low=ratio, high=ratio, threshold=1.0, side="above",
+            prediction="on sparse data (one variance -> 0) the bound exceeds KL(data || "
+            "N(0, I)), the KL of taking no step: vacuous, while the exact KL stays finite",
+            detail="; ".join(
+                f"var_min {v.var_min:g}: exact KL {v.kl:.4g}, bound {v.bound_e1 + v.bound_e3:.4g}"
+                f", no-step KL {v.kl_no_steps:.4g}" for v in grp.itertuples()),
         ))  # fmt: skip
     return out
 
