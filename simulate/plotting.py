@@ -888,3 +888,127 @@ def plot_r_guidance(df: pd.DataFrame) -> Figure:
     fig.suptitle("Choosing r: held-out DSM loss against the samples' MMD^2", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+__all__ += ["plot_schedule_optimal"]
+
+#: One colour and marker per sigma-grid schedule (``experiments.schedule_optimal``).
+SIGMA_SCHEDULE_STYLE: dict[str, dict[str, str]] = {
+    "optimal": {"color": PALETTE[7], "marker": "o"},
+    "edm": {"color": PALETTE[0], "marker": "s"},
+    "log_snr": {"color": PALETTE[1], "marker": "^"},
+    "tangent_c1": {"color": PALETTE[3], "marker": "v"},
+    "li_shape": {"color": PALETTE[2], "marker": "D"},
+}
+
+
+def plot_schedule_optimal(df: pd.DataFrame) -> Figure:
+    """Left: exact KL of DDIM on the CIFAR-10 spectrum against n, per schedule (log-log).
+    Right: the grids at the largest n, log sigma against i / n."""
+    spec = df[df["part"] == "spectrum"]
+    fig, axes = new_figure(1, 2, width=4.2)
+    ax, ax2 = axes[0]
+    n_max = int(spec["n"].max())
+    for name, style in SIGMA_SCHEDULE_STYLE.items():
+        grp = spec[spec["schedule"] == name].sort_values("n")
+        if grp.empty:
+            continue
+        ax.plot(grp["n"], grp["kl"], label=name, **style)
+        text = str(grp[grp["n"] == n_max]["sigmas"].iloc[0])
+        sig = np.array([float(v) for v in text.split(";")])
+        ax2.plot(np.arange(sig.size) / (sig.size - 1), sig, label=name, ms=3, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("DDIM steps n")
+    ax.set_ylabel("KL(exact ODE output || DDIM), nats")
+    ax.set_title("CIFAR-10 spectrum, sigma in [0.002, 80]", fontsize=8)
+    ax.legend()
+    ax2.set_yscale("log")
+    ax2.set_xlabel("i / n")
+    ax2.set_ylabel("sigma_i")
+    ax2.set_title(f"grids at n = {n_max}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["plot_coefficient_family"]
+
+
+def plot_coefficient_family(df: pd.DataFrame) -> Figure:
+    """KL per pure-noise coordinate (the exact slope in d) against T, log-log: left from q_T
+    (the gamma family; eta and gamma = 1 sit at the rounding floor and are drawn there),
+    right from N(0, I) (the eta family and gamma = 1). Values below 1e-30 are clipped to it."""
+    fig, axes = new_figure(1, 2, width=4.2)
+    floor = 1e-30
+    for ax, init, fams in ((axes[0, 0], "q_T", ("gamma", "eta")),
+                           (axes[0, 1], "normal", ("eta", "gamma"))):  # fmt: skip
+        part = df[df["init"] == init]
+        k = 0
+        for fam in fams:
+            for p in sorted(set(part[part["family"] == fam]["param"])):
+                if init == "normal" and fam == "gamma" and p < 1.0:
+                    continue
+                grp = part[(part["family"] == fam) & (part["param"] == p)].sort_values("T")
+                style = "-" if fam == "gamma" else "--"
+                ax.plot(grp["T"], np.maximum(grp["kl"], floor), style, marker="o", ms=3,
+                        color=PALETTE[k % len(PALETTE)], label=f"{fam} = {p:g}")  # fmt: skip
+                k += 1
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T (li(T), c0 = 2, c1 = 4)")
+        ax.set_ylabel("KL per pure-noise coordinate (slope in d), nats")
+        ax.set_title(f"start {'q_T' if init == 'q_T' else 'N(0, I)'}", fontsize=8)
+        ax.legend(ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["plot_mixture_steps"]
+
+
+def plot_mixture_steps(df: pd.DataFrame) -> Figure:
+    """T*(eps) against d (log-log) per grid: the projection on mu (solid) and the orthogonal
+    directions' floor T*_orth (dashed), with fitted slopes in the legend."""
+    fig, axes = new_figure(1, 1, width=4.6)
+    ax = axes[0, 0]
+    for k, (kind, grp) in enumerate(df.groupby("kind", sort=False)):
+        grp = grp.sort_values("d")
+        colour = PALETTE[k]
+        for column, style, what in (("T_star", "-o", "projection"),
+                                    ("T_star_orth", "--s", "orthogonal floor")):  # fmt: skip
+            slope = fitted_slope(grp["d"], grp[column])
+            ax.plot(grp["d"], grp[column], style, color=colour, ms=4,
+                    label=f"{kind}: {what} (slope {slope:.2f})")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("d (|mu| = sqrt(d))")
+    ax.set_ylabel(f"T*(eps), eps = {df['eps'].iloc[0]:g} nats")
+    ax.set_title("PF-ODE (DDIM) on a two-mode mixture", fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["plot_schedule_family"]
+
+
+def plot_schedule_family(df: pd.DataFrame) -> Figure:
+    """Exact KL against the family's parameter a, one line per (scheme, steps), log y; the
+    refined optimum marked."""
+    fig, axes = new_figure(1, 1, width=4.6)
+    ax = axes[0, 0]
+    grid = df[df["part"] == "grid"]
+    opt = df[df["part"] == "optimum"]
+    for k, ((scheme, n), grp) in enumerate(grid.groupby(["scheme", "steps"])):
+        colour = PALETTE[k % len(PALETTE)]
+        ax.plot(grp["a"], grp["kl"], "-" if scheme == "ei" else "--", color=colour,
+                label=f"{scheme}, {n} steps")  # fmt: skip
+        best = opt[(opt["scheme"] == scheme) & (opt["steps"] == n)]
+        ax.plot(best["a"], best["kl"], "o", color=colour, ms=4)
+    ax.set_yscale("log")
+    ax.set_xlabel("a (beta_a(t) = beta_min + delta (e^{a t} - 1))")
+    ax.set_ylabel("KL(data || output), nats (d = 10)")
+    ax.set_title("Strasman et al.'s family, exact", fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    return fig

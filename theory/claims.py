@@ -998,6 +998,228 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "monte_carlo",
     ),
+    # -- issue 31, item 1: schedules on a sigma grid (Align Your Steps) ------------------------
+    Claim(
+        "schedule.ddim_cos2_step",
+        "DDIM is Euler in y = x / sqrt(abar) and sigma (abar = 1 / (1 + sigma^2)); on "
+        "N(0, lambda) data with the exact score one step multiplies y by cos(dtheta) "
+        "cos(theta) / cos(theta') and var / (lambda + sigma^2) by cos^2(dtheta), "
+        "theta = atan(sigma / sqrt(lambda)).",
+        "Sabour, Fidler, Kreis 2024 (Align Your Steps, arXiv 2404.14507), Theorem 3.1",
+        "simplify(lhs - rhs) == 0 for the three identities; numeric twins; closed form vs "
+        "the step-by-step exact law to 1e-13",
+        None,
+        (
+            "theory/test_sigma_grid.py::test_ddim_is_euler_in_y_and_sigma",
+            "theory/test_sigma_grid.py::test_step_scales_the_state_by_the_cosine_factor",
+            "theory/test_sigma_grid.py::test_step_multiplies_the_variance_ratio_by_cos2_dtheta",
+            "theory/test_sigma_grid.py::test_closed_form_against_step_by_step_law",
+            "theory/test_sigma_grid.py::test_closed_form_against_the_suites_ddim_law",
+        ),
+        None,
+        "proved",
+        "identity",
+    ),
+    Claim(
+        "schedule.tangent_single_scale_optimal",
+        "For one data scale lambda = c^2, the tangent law sigma_i = c tan((1 - i/n) "
+        "atan(sigma_max / c) + (i/n) atan(sigma_min / c)) minimizes the exact KL of DDIM "
+        "(exact start, sigma in [0.002, 80]) at every n.",
+        "Sabour, Fidler, Kreis 2024 (Align Your Steps), Theorem 3.1",
+        "KL(tangent) / KL(numerical optimum) <= 1 (+ rounding) over c in [0.01, 10], n in "
+        "[2, 50], corners included",
+        1.0,
+        (
+            "theory/test_sigma_grid.py::test_tangent_law_is_a_stationary_point",
+            "theory/test_sigma_grid.py::test_tangent_law_beats_perturbed_grids",
+        ),
+        "schedule_optimal",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "schedule.tangent_misspecified",
+        "The tangent law at c = 1 (ComfyUI's kl_optimal) on data of scale c = 0.1, 0.5, 2 "
+        "is worse than the tangent law at the true c; the factor is the finding.",
+        "derived here (issue 31)",
+        "KL(tangent c = 1) / KL(tangent c) >= 1 at every n; reported by n",
+        1.0,
+        ("tests/test_experiment_schedule_optimal.py::test_verdicts_on_the_quick_preset",),
+        "schedule_optimal",
+        "open",
+        "threshold",
+    ),
+    Claim(
+        "schedule.optimal_beats_named",
+        "On the CIFAR-10 covariance spectrum the DDIM grid optimized over its n - 1 interior "
+        "points has an exact KL no larger than EDM (rho = 7), uniform log-SNR, the tangent "
+        "law at c = 1 and li's shape, at every n.",
+        "derived here (issue 31)",
+        "KL(optimal) / KL(named) <= 1 at n = 10, 20, 50",
+        1.0,
+        ("tests/test_experiment_schedule_optimal.py::test_optimal_grid_on_a_two_scale_spectrum",),
+        "schedule_optimal",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "schedule.kl_optimal_transfers",
+        "The single-scale optimum at c = 1 (ComfyUI's kl_optimal scheduler, AYS Theorem 3.1 "
+        "for unit-variance data) is no worse than EDM's schedule on the CIFAR-10 spectrum.",
+        "Sabour, Fidler, Kreis 2024 as used by ComfyUI's kl_optimal",
+        "KL(tangent c = 1) / KL(EDM) <= 1 at every n",
+        1.0,
+        ("tests/test_experiment_schedule_optimal.py::test_verdicts_on_the_quick_preset",),
+        "schedule_optimal",
+        "open",
+        "domain",
+    ),
+    # -- issue 31, item 4: which DDPM coefficients adapt to the intrinsic dimension ------------
+    Claim(
+        "coef.qT_eta_d_free",
+        "From q_T, with the exact score, every sampler of the DDIM-DDPM family (eta in "
+        "[0, 1]) leaves a pure-noise coordinate exact: the KL is free of d at fixed s.",
+        "Cai, Jiao, Li (arXiv 2606.23627), 'a broad class of update coefficients'; algebra "
+        "in theory/coefficient_family.py",
+        "KL per pure-noise coordinate = 0 (rounding) at every eta and T: the d at which it "
+        "moves the KL by 1e-3 nats is beyond 1e12",
+        0.0,
+        (
+            "theory/test_coefficient_family.py::test_eta_step_keeps_q_exact_for_every_eta",
+            "theory/test_coefficient_family.py::test_eta_twin",
+            "theory/test_coefficient_family.py::test_every_eta_is_exact_from_q_T_on_li",
+        ),
+        "coefficient_family",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "coef.qT_only_gamma_one",
+        "From q_T, of the interpolated added variance sigma_t^2 = beta_t ((alpha_t - abar_t) "
+        "/ (1 - abar_t))^gamma only gamma = 1 (the posterior variance) is free of d; every "
+        "gamma < 1 adds beta_t (x^gamma - x) / alpha_t > 0 per step.",
+        "Li & Yan; Huang, Wei, Chen; Potaptchik et al. (posterior variance); algebra in "
+        "theory/coefficient_family.py",
+        "gamma = 1: slope 0; gamma < 1: the slope moves the KL by 1e-3 nats before d = 1e12",
+        0.0,
+        (
+            "theory/test_coefficient_family.py::test_gamma_step_deviation_is_the_excess_noise",
+            "theory/test_coefficient_family.py::test_gamma_one_keeps_q_exact",
+            "theory/test_coefficient_family.py::test_x_is_strictly_between_zero_and_one",
+            "theory/test_coefficient_family.py::test_gamma_twin",
+            "theory/test_coefficient_family.py::test_only_gamma_one_is_exact_from_q_T_on_li",
+        ),
+        "coefficient_family",
+        "open",
+        "domain",
+    ),
+    Claim(
+        "coef.gamma_decay_in_T",
+        "For gamma < 1 the KL per pure-noise coordinate from q_T decays like "
+        "(1 - gamma)^2 h^2 / 4, h = c1 log T / T, on li(T).",
+        "derived here (issue 31): excess noise ~ (1 - gamma) beta^2 / v per step against a "
+        "relaxation rate ~ beta / v",
+        "local exponent of T -> -2 + 2 / log T (exponent -2 with a (log T)^2 factor)",
+        -2.0,
+        ("tests/test_experiment_coefficient_family.py::test_verdicts_on_the_quick_preset",),
+        "coefficient_family",
+        "open",
+        "asymptotic",
+    ),
+    Claim(
+        "coef.normal_slope",
+        "From N(0, I) the d-free samplers (every eta, gamma = 1) keep a slope per "
+        "pure-noise coordinate set by the start's distance to q_T; the finding is the slope "
+        "and the d at which it moves the KL by the resolution.",
+        "derived here (issue 31; the science issue's rule: exact slopes, d at which the "
+        "quantity moves by the claim's resolution)",
+        "d_move = 1e-3 nats / slope, reported; 'holds' only beyond d = 1e12",
+        None,
+        ("tests/test_experiment_coefficient_family.py::test_normal_start_slopes",),
+        "coefficient_family",
+        "open",
+        "domain",
+    ),
+    # -- issue 31, item 3: steps in d for Gaussian mixtures (Aranguri et al.) -----------------
+    Claim(
+        "mixture.uniform_sqrt_d",
+        "For w N(mu, I) + (1 - w) N(-mu, I) with |mu| = sqrt(d), the probability-flow ODE "
+        "(DDIM, exact score, exact start) on a grid uniform in the signal level a = "
+        "sqrt(abar) needs T*(eps) = Theta(sqrt(d)) steps for the law of the projection on mu.",
+        "Aranguri, Biroli, Mezard, Vanden-Eijnden (arXiv 2501.00988)",
+        "exponent of d of T*(eps) = 1/2 (95% interval, resolution 0.1)",
+        0.5,
+        ("tests/test_experiment_mixture_steps.py::test_verdicts_on_the_quick_preset",),
+        "mixture_steps",
+        "open",
+        "rate",
+    ),
+    Claim(
+        "mixture.dilated_d_free",
+        "On a dilated grid (half of the steps in the window a |mu| <= kappa where the modes "
+        "separate; the suite's two-phase stand-in for the paper's dilation) T*(eps) of the "
+        "projection on mu is Theta(1) in d.",
+        "Aranguri, Biroli, Mezard, Vanden-Eijnden (arXiv 2501.00988), as read",
+        "exponent of d of T*(eps) = 0 (95% interval, resolution 0.1)",
+        0.0,
+        ("tests/test_experiment_mixture_steps.py::test_verdicts_on_the_quick_preset",),
+        "mixture_steps",
+        "open",
+        "rate",
+    ),
+    Claim(
+        "mixture.full_kl_sqrt_d",
+        "The full KL adds (d - 1) times the DDIM KL of one N(0, 1) direction on the same "
+        "grid, ~ c / n^2, so its T*(eps) is at least T*_orth ~ sqrt(d) on every grid: the "
+        "Theta(1) of the dilated grid is a statement about the projection only.",
+        "derived here (issue 31)",
+        "exponent of d of T*_orth = 1/2 on both grids (95% interval, resolution 0.1)",
+        0.5,
+        ("tests/test_experiment_mixture_steps.py::test_orthogonal_directions_closed_form",),
+        "mixture_steps",
+        "open",
+        "rate",
+    ),
+    # -- issue 31, item 2: the parametric VP-SDE schedule family (Strasman et al.) ------------
+    Claim(
+        "vp_family.optimum_interior",
+        "In Strasman et al.'s illustrated setting (d = 10, N(1, 0.5 I), beta in [0.1, 20], "
+        "T = 1) the exact KL of EM (as their code has it) and EI is minimized at an a inside "
+        "their range [-10, 10], for 25, 50 and 100 steps; the optimum a and its gain over the "
+        "linear schedule are the finding.",
+        "Strasman, Ocello, Boyer, Le Corff, Lemaire (TMLR 2025, arXiv 2402.04650)",
+        "optimal a in [-10, 10] (an optimum on the grid's edge is only a bound)",
+        None,
+        ("tests/test_experiment_schedule_family.py::test_verdicts_on_the_quick_preset",),
+        "schedule_family",
+        "open",
+        "threshold",
+    ),
+    Claim(
+        "vp_family.bound_holds",
+        "Strasman et al.'s KL upper bound (mixing E1 + discretization E3; exact score) holds "
+        "for EM and EI in their illustrated setting at every a and number of steps.",
+        "Strasman, Ocello, Boyer, Le Corff, Lemaire (TMLR 2025), their compute_E1 / "
+        "compute_E3",
+        "exact KL <= E1 + E3 at every point; the looseness factor is the finding",
+        1.0,
+        ("tests/test_experiment_schedule_family.py::test_bound_terms",),
+        "schedule_family",
+        "open",
+        "upper_bound",
+    ),
+    Claim(
+        "vp_family.bound_vacuous_sparse",
+        "On sparse data (a variance -> 0) the bound's Fisher term (tr Sigma^-1) makes it "
+        "exceed the KL of taking no step at all, while the exact KL stays finite.",
+        "derived here (issue 31) from Strasman et al.'s bound",
+        "bound / KL(data || N(0, I)) > 1 at the smallest variance",
+        1.0,
+        ("tests/test_experiment_schedule_family.py::test_bound_terms",),
+        "schedule_family",
+        "open",
+        "threshold",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}
@@ -1030,6 +1252,16 @@ RESOLUTION: dict[str, tuple[float, str]] = {
         "difference the claim is about; pooled replicates narrow the interval far below it",
     ),
 }
+
+
+_KL_RESOLUTION = (
+    1e-3,
+    "1e-3 nats moves any probability by at most 0.022 (Pinsker), about the resolution of the "
+    "suite's Monte Carlo comparisons (samplers.START_KL_WARN)",
+)
+RESOLUTION["coef.qT_eta_d_free"] = _KL_RESOLUTION
+RESOLUTION["coef.qT_only_gamma_one"] = _KL_RESOLUTION
+RESOLUTION["coef.normal_slope"] = _KL_RESOLUTION
 
 
 def get(claim_id: str) -> Claim:
