@@ -30,6 +30,7 @@ import importlib
 import inspect
 import math
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,8 +119,12 @@ def _make(cls: Any, overrides: dict[str, Any]) -> Any:
     config = {k: False for k in _NOT_AFFINE_OFF if k in params}
     for key in overrides:
         if key not in params:
-            raise ValueError(f"{cls.__name__} has no configuration key {key!r}")
-    return cls(**(config | overrides))
+            raise ValueError(
+                f"{cls.__name__} has no configuration key {key!r}; it has: "
+                f"{', '.join(p for p in params if p != 'self')}"
+            )
+    with _third_party_warnings():
+        return cls(**(config | overrides))
 
 
 class DiffusersSampler:
@@ -160,8 +165,9 @@ class DiffusersSampler:
 
     def _fresh(self) -> Any:
         """A new scheduler of the same configuration, its timesteps set (no state carried)."""
-        sch = type(self.scheduler).from_config(self.scheduler.config)
-        sch.set_timesteps(self.num_inference_steps)
+        with _third_party_warnings():
+            sch = type(self.scheduler).from_config(self.scheduler.config)
+            sch.set_timesteps(self.num_inference_steps)
         return sch
 
     def level(self, t: float) -> NoiseLevel:
@@ -182,7 +188,7 @@ class DiffusersSampler:
         sch = self._fresh()
         sample = torch.from_numpy(np.ascontiguousarray(x_T, dtype=np.float32))
         steps = list(sch.timesteps)
-        with torch.no_grad(), _noise_from(sch, noise, torch):
+        with torch.no_grad(), _noise_from(sch, noise, torch), _third_party_warnings():
             for i, t in enumerate(steps):
                 model_input = sch.scale_model_input(sample, t)
                 if self.stop_at_last_level and i == len(steps) - 1:
@@ -191,6 +197,24 @@ class DiffusersSampler:
                 out = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
                 sample = sch.step(out, t, sample, return_dict=True).prev_sample
         return sample.numpy()
+
+
+#: diffusers (0.42) calls np.array on torch tensors, which numpy >= 2.4 warns about (torch's
+#: __array__ takes no copy keyword); the warning is theirs and changes no number.
+_THIRD_PARTY_WARNINGS = (
+    "__array__ implementation doesn't accept a copy keyword",
+    "__array_wrap__ must accept context and return_scalar arguments",
+)
+
+
+@contextlib.contextmanager
+def _third_party_warnings() -> Iterator[None]:
+    """Within the block, diffusers' numpy-2 DeprecationWarning (``_THIRD_PARTY_WARNINGS``) is
+    ignored; every other warning keeps its filter."""
+    with warnings.catch_warnings():
+        for message in _THIRD_PARTY_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=DeprecationWarning)
+        yield
 
 
 @contextlib.contextmanager
@@ -231,7 +255,8 @@ def scheduler_sampler(
         if not (hasattr(scheduler, "step") and hasattr(scheduler, "config")):
             raise TypeError(f"scheduler must be a diffusers scheduler or its name, got {scheduler!r}")
         off = {k: False for k in _NOT_AFFINE_OFF if k in scheduler.config}
-        instance = type(scheduler).from_config({**scheduler.config, **off, **config})
+        with _third_party_warnings():
+            instance = type(scheduler).from_config({**scheduler.config, **off, **config})
         name = None
     if math.isnan(float(num_inference_steps)):
         raise ValueError("num_inference_steps must be a number")

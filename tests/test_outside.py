@@ -233,3 +233,44 @@ def test_bad_parametrization_and_not_callable():
         probe_law(NoParam(), LAM)
     with pytest.raises(TypeError, match="sampler must be callable"):
         probe_law(42, LAM)
+
+
+# -- regdiff verify-sampler ---------------------------------------------------------------------
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "my_sampler.py")
+
+
+def test_cli_example_sampler_exit_0(capsys):
+    """The README's command on the example sampler: exit 0, the exact row printed."""
+    from simulate.cli import main
+
+    code = main(["verify-sampler", f"{EXAMPLE}:make_sampler", "--set", "eta=0.5", "--set",
+                 "T=20", "--data", "aligned", "--d", "32", "--s", "4"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "exact" in out and "DDIM(eta=0.5, T=20)" in out
+
+
+def test_cli_not_affine_exit_1(tmp_path, capsys):
+    from simulate.cli import main
+
+    (tmp_path / "clipped.py").write_text(
+        "from tests.test_outside import Thresholded\n\ndef make():\n    return Thresholded()\n"
+    )
+    code = main(["verify-sampler", f"{tmp_path / 'clipped.py'}:make", "--data", "aligned",
+                 "--d", "8", "--s", "2"])  # fmt: skip
+    assert code == 1
+    assert "not an affine sampler, exact law unavailable" in capsys.readouterr().out
+
+
+def test_cli_bad_input_exit_2(monkeypatch, capsys):
+    """A missing factory, both target and class, and a missing diffusers extra: exit 2, the
+    last naming what to install."""
+    from simulate.cli import main
+
+    assert main(["verify-sampler", f"{EXAMPLE}:nope"]) == 2
+    assert "has no attribute 'nope'" in capsys.readouterr().err
+    assert main(["verify-sampler", f"{EXAMPLE}:make_sampler", "--scheduler-class", "X"]) == 2
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # as if the extra were not installed
+    assert main(["verify-sampler", "--scheduler-class", "diffusers.DDIMScheduler"]) == 2
+    assert 'pip install -e ".[diffusers]"' in capsys.readouterr().err
