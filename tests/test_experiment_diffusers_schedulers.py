@@ -1,0 +1,67 @@
+"""The diffusers scheduler table (simulate.experiments.diffusers_schedulers): without the
+extra ``regdiff figures`` keeps the committed table (issue 28's one exception); with it, a
+small grid runs and its aligned slopes agree with the d sweep."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulate.experiments import diffusers_schedulers as exp
+from simulate.pipeline import cells as pc
+from simulate.pipeline.figures import make_figures
+
+TINY = exp.Config(schedulers=("DDIM", "DPMSolverMultistep-2"), nfe_grid=(5, 10, 20),
+                  aligned_d=(16, 64))  # fmt: skip
+
+
+def test_without_the_extra_the_committed_table_is_kept(tmp_path, monkeypatch, capsys):
+    """available() False: nothing runs, one line says so, the csv is byte-identical, and the
+    report still carries the table's section (built from the committed rows)."""
+    monkeypatch.setattr(exp, "available", lambda: False)
+    (tmp_path / "figs" / "data").mkdir(parents=True)
+    committed = tmp_path / "figs" / "data" / f"{exp.NAME}.csv"
+    rows = [
+        {"scheduler": "DDIM", "data": "cifar10", "d": 3072, "nfe_target": n, "nfe": n,
+         "w2_data": 10.0 / n, "kl_last": 100.0 / n**2, "documented_order": 1}
+        for n in (5, 10, 20)
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(committed, index=False)
+    before = committed.read_bytes()
+    result = make_figures([exp.NAME], "quick", tmp_path / "figs", None, pc.SerialExecutor(),
+                          pc.CellCache(None), theory_tests=False)  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.count("skipped (its extra is not installed") == 1
+    assert 'pip install -e ".[diffusers]"' in out
+    assert committed.read_bytes() == before
+    assert result.computed == 0
+    report = (tmp_path / "figs" / "REPORT.md").read_text()
+    assert "diffusers' schedulers on the CIFAR-10 Gaussian" in report
+
+
+def test_orders_of_an_exact_power_law():
+    """orders(): W2 = 10 / NFE is order 1 at every local exponent, fit interval around 1."""
+    df = pd.DataFrame([
+        {"scheduler": "X", "data": "cifar10", "nfe": n, "w2_data": 10.0 / n,
+         "kl_last": 100.0 / n**2, "documented_order": 1} for n in (5, 10, 20, 50)
+    ])  # fmt: skip
+    o = exp.orders(df).iloc[0]
+    assert o["w2_local_orders"] == "1.00, 1.00, 1.00"
+    assert o["w2_order_fit"] == pytest.approx(1.0, abs=1e-12)
+    assert o["sqrt_kl_last_local_orders"] == "1.00, 1.00, 1.00"
+
+
+@pytest.mark.slow
+def test_small_grid_runs_and_slopes_match_the_d_sweep():
+    """With the extra: every cell exact; W2 falls with NFE; on aligned data W2^2 grows with
+    d by exactly (d2 - d1) times the probed per-coordinate slope (float32 round-off)."""
+    pytest.importorskip("diffusers")
+    df = exp.run(TINY)
+    assert df["exact"].all()
+    for _, g in df[df["data"] == "cifar10"].groupby("scheduler"):
+        assert np.all(np.diff(g.sort_values("nfe")["w2_data"].to_numpy()) < 0)
+    for _, g in df[df["data"] == "aligned"].groupby("scheduler"):
+        g = g.sort_values("d")
+        growth = g["w2_data"].iloc[1] ** 2 - g["w2_data"].iloc[0] ** 2
+        slope = g["w2sq_per_coordinate"].iloc[0] * (g["d"].iloc[1] - g["d"].iloc[0])
+        assert growth == pytest.approx(slope, abs=1e-6)
+    assert exp.orders(df)["w2_order_fit"].notna().all()
