@@ -65,3 +65,15 @@ def test_small_grid_runs_and_slopes_match_the_d_sweep():
         slope = g["w2sq_per_coordinate"].iloc[0] * (g["d"].iloc[1] - g["d"].iloc[0])
         assert growth == pytest.approx(slope, abs=1e-6)
     assert exp.orders(df)["w2_order_fit"].notna().all()
+
+
+def test_figure_draws_the_table():
+    """plot_diffusers_schedulers: one W2 line per scheduler, its legend carries the slope of
+    the last three points (-1 for W2 = 10 / NFE)."""
+    from simulate.plotting import plot_diffusers_schedulers
+
+    rows = [{"scheduler": s, "data": "cifar10", "nfe": n, "w2_data": 10.0 / n**k,
+             "kl_last": 1.0 / n} for k, s in ((1, "A"), (2, "B")) for n in (5, 10, 20, 50)]  # fmt: skip
+    fig = plot_diffusers_schedulers(pd.DataFrame(rows))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["A (-1.00)", "B (-2.00)"]
