@@ -13,7 +13,6 @@ import pytest
 from simulate import exact
 from simulate.cli import main
 from simulate.outside import AFFINE_RTOL, probe_law, verify_sampler
-from simulate.schedules import from_beta
 
 pytest.importorskip("diffusers")
 from simulate import diffusers_adapter  # noqa: E402  (after the skip: needs the extra)
@@ -23,22 +22,6 @@ pytestmark = pytest.mark.slow
 RNG = np.random.default_rng(28)
 LAM = np.concatenate([RNG.uniform(0.01, 3.0, 30), np.zeros(3)])
 ZERO = np.zeros_like(LAM)
-#: diffusers steps in float32 (eps 6e-8), its alphas_cumprod float32 too (ours reads those
-#: same float32 values). Round-off grows about linearly with the N steps: 1e-6 per step is
-#: ~16 float32 ulps per step (measured: 9e-6 at N = 50, 2.2e-5 at N = 1000), with a floor.
-def float32_rtol(N):
-    return max(1e-5, 1e-6 * N)
-
-
-def _our_grid(sampler):
-    """Our Schedule on diffusers' subsampled grid: level t = 1..N is the k-th timestep's abar
-    from the last (beta_1 = 1 - abar(tau_{N-1}), beta_k = 1 - abar_k / abar_{k-1})."""
-    ab = np.array([float(sampler.level(t)) for t in sampler.timesteps])[::-1]
-    beta = np.empty_like(ab)
-    beta[0], beta[1:] = 1.0 - ab[0], 1.0 - ab[1:] / ab[:-1]
-    return from_beta(beta, "diffusers grid")
-
-
 @pytest.mark.parametrize(("key", "ours"), [("DDPM", "ddpm_posterior"), ("DDIM", "ddim")])
 @pytest.mark.parametrize("N", [10, 50, 250])
 def test_ddpm_ddim_equal_ours(key, ours, N):
@@ -47,11 +30,11 @@ def test_ddpm_ddim_equal_ours(key, ours, N):
     step returns x0-hat(Y_1) = lam sqrt(abar_1) Y_1 / (abar_1 lam + v_1), so the final law
     is ours with variances times that factor squared."""
     s = diffusers_adapter.scheduler_sampler(key, N)
-    grid = _our_grid(s)
+    grid = s.our_schedule()
     ref = exact.coordinate_law(LAM, ZERO, grid, ours)
     last = probe_law(s.at_last_level(), LAM)
     assert last.law is not None and last.dtype == "float32"
-    rtol = float32_rtol(N)
+    rtol = diffusers_adapter.float32_rtol(N)
     np.testing.assert_allclose(last.law.variances, ref.variances, rtol=rtol)
     np.testing.assert_allclose(last.law.mean, 0.0, atol=rtol)
     a1, v1 = float(grid.alpha_bar[0]), float(grid.v[0])

@@ -35,14 +35,19 @@ import pandas as pd
 
 from simulate import judge
 from simulate.experiments.gaussian_schemes import DATA_FILE
-from simulate.outside import verify_sampler
+from simulate.outside import probe_law, verify_sampler
 from simulate.pipeline.cells import run_in_process
 from simulate.stats import fit_power_law
 
 NAME = "diffusers_schedulers"
-#: Decided claims: none registered yet (the table and the orders are published as a report
-#: section; the claims of issue 28 are listed in its closing note).
-CLAIMS: tuple[str, ...] = ()
+CLAIMS: tuple[str, ...] = ("diffusers.ddpm_ddim_equal_ours", "diffusers.documented_order")
+#: diffusers' scheduler -> our sampler it implements (issue 28: DDPM with Ho's posterior
+#: variance, DDIM with eta = 0).
+OURS = {"DDPM": "ddpm_posterior", "DDIM": "ddim"}
+#: Resolution of the order claim, in the exponent of NFE: 0.1 is a factor 10^0.1 = 1.26 in W2
+#: per decade of NFE, below the gap between consecutive orders (1) the claim is about;
+#: the asymptote has settled when the last two local exponents differ by at most it.
+ORDER_TOL = 0.1
 #: What to install when the extra is missing.
 EXTRA = 'pip install -e ".[diffusers]"'
 ALL_SCHEDULERS: tuple[str, ...] = (
@@ -72,11 +77,12 @@ class Config:
     aligned_d: tuple[int, ...] = (64, 512, 4096)
     aligned_s: int = 8
     aligned_nfe: int = 50
+    match_steps: tuple[int, ...] = (10, 50, 250, 1000)
     seed: int = 0
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(nfe_grid=(5, 10, 20, 50), aligned_d=(64, 512))
+        return cls(nfe_grid=(5, 10, 20, 50), aligned_d=(64, 512), match_steps=(10, 50))
 
     @classmethod
     def full(cls) -> Config:
@@ -93,12 +99,14 @@ def cells(config: Config) -> list[tuple]:
     out: list[tuple] = [(s, "cifar10", 3072, n) for s in config.schedulers for n in config.nfe_grid]
     out += [(s, "aligned", d, config.aligned_nfe) for s in config.schedulers
             for d in config.aligned_d]  # fmt: skip
+    out += [(s, "match", 3072, n) for s in OURS if s in config.schedulers
+            for n in config.match_steps]  # fmt: skip
     return out
 
 
 def eigenvalues(data: str, d: int, s: int) -> np.ndarray:
     """lam of ``data``: CIFAR-10's (negative zeros as 0) or s ones and d - s zeros."""
-    if data == "cifar10":
+    if data in ("cifar10", "match"):
         return np.maximum(np.load(DATA_FILE).astype(np.float64), 0.0)
     if data != "aligned" or not (1 <= s <= d):
         raise ValueError(f"data={data!r} (allowed: cifar10, aligned), s={s} in [1, d={d}]")
@@ -112,6 +120,8 @@ def run_cell(config: Config, cell: tuple) -> dict:
     # function-level import: diffusers and torch are an optional extra (``available``)
     scheduler, data, d, nfe = cell
     lam = eigenvalues(data, int(d), config.aligned_s)
+    if data == "match":
+        return _match(scheduler, lam, int(nfe), config.seed)
     start = time.perf_counter()
     sampler = scheduler_sampler(scheduler, steps_for(scheduler, int(nfe)))
     report = verify_sampler(sampler, lam, seed=config.seed)
@@ -138,6 +148,27 @@ def run_cell(config: Config, cell: tuple) -> dict:
     return row
 
 
+def _match(scheduler: str, lam: np.ndarray, steps: int, seed: int) -> dict[str, Any]:
+    """diffusers' DDPM / DDIM against our ``OURS[scheduler]`` on the same abar grid: the
+    largest relative difference of the last-level variances (Ho et al. 2020 eq. 7; Song et
+    al. 2021 eq. 12 with eta = 0), and the tolerance ``float32_rtol(steps)``."""
+    from simulate.diffusers_adapter import float32_rtol, scheduler_sampler
+
+    # function-level import: the optional extra
+    from simulate.exact import coordinate_law
+
+    sampler = scheduler_sampler(scheduler, steps)
+    probed = probe_law(sampler.at_last_level(), lam, seed=seed)
+    ref = coordinate_law(lam, np.zeros_like(lam), sampler.our_schedule(), OURS[scheduler])
+    error = np.inf
+    if probed.law is not None:
+        error = float(np.max(np.abs(probed.law.variances - ref.variances) / ref.variances))
+        error = max(error, float(np.max(np.abs(probed.law.mean))))
+    return {"scheduler": scheduler, "data": "match", "d": lam.size, "nfe_target": steps,
+            "num_inference_steps": steps, "nfe": probed.nfe, "ours": OURS[scheduler],
+            "match_error": error, "match_tolerance": float32_rtol(steps), "seed": seed}  # fmt: skip
+
+
 def _per_coordinate(sampler: Any, seed: int) -> dict[str, float]:
     """W2^2 to q_0 and KL at the last level of one pure-noise coordinate (lam = 0)."""
     one = verify_sampler(sampler, np.zeros(1), seed=seed).table.set_index("against")
@@ -153,8 +184,37 @@ def run(config: Config, progress: bool = False) -> pd.DataFrame:
 
 
 def verdicts(df: pd.DataFrame) -> list[judge.Verdict]:
-    """No registered claims yet (``CLAIMS``): the orders are in ``report_section``."""
-    return []
+    """``diffusers.ddpm_ddim_equal_ours``: an identity per (scheduler, N) at the float32
+    tolerance; ``diffusers.documented_order``: per scheduler, W2 to q_0 = O(NFE^-p) with p
+    the documented order, judged on the local exponent where it settles
+    (``judge.asymptotic``, upper, ``ORDER_TOL``)."""
+    out: list[judge.Verdict] = []
+    if df.empty:
+        return out
+    for row in df[df["data"] == "match"].itertuples():
+        out.append(judge.identity(
+            "diffusers.ddpm_ddim_equal_ours",
+            {"scheduler": row.scheduler, "ours": row.ours, "steps": int(row.nfe_target),
+             "data": "CIFAR-10 Gaussian"},
+            measured=float(row.match_error), predicted=0.0, rtol=0.0,
+            atol=float(row.match_tolerance),
+            prediction=f"diffusers' {row.scheduler} = our {row.ours} on its abar grid "
+            "(last-level variances, relative)",
+        ))  # fmt: skip
+    cifar = df[df["data"] == "cifar10"]
+    for name, g in cifar.groupby("scheduler", sort=False):
+        g = g.sort_values("nfe")
+        p = float(g["documented_order"].iloc[0])
+        if len(g) < 3 or not np.all(g["w2_data"] > 0):
+            continue
+        out.append(judge.asymptotic(
+            "diffusers.documented_order",
+            {"scheduler": name, "data": "CIFAR-10 Gaussian", "nfe_max": int(g["nfe"].max())},
+            x=g["nfe"].to_numpy(float), y=g["w2_data"].to_numpy(float), predicted=-p,
+            prediction=f"W2 to the data law = O(NFE^-{p:g}) (documented order {p:g})",
+            upper=True, settle_tol=ORDER_TOL, exponent_tol=ORDER_TOL,
+        ))  # fmt: skip
+    return out
 
 
 def orders(df: pd.DataFrame) -> pd.DataFrame:
@@ -194,6 +254,12 @@ def report_section(df: pd.DataFrame) -> str:
               _markdown(kl, "{:.3g}"), ""]  # fmt: skip
     lines += ["Measured order (W2 ~ NFE^-p; fit over the last three NFE, 95% interval):", "",
               _flat_markdown(orders(df)), ""]  # fmt: skip
+    match = df[df["data"] == "match"] if "data" in df else df
+    if not match.empty:
+        lines += ["diffusers' DDPM / DDIM against ours on the same abar grid (largest relative "
+                  "difference of the last-level variances):", "",
+                  _flat_markdown(match[["scheduler", "ours", "nfe_target", "match_error",
+                                        "match_tolerance"]]), ""]  # fmt: skip
     aligned = df[df["data"] == "aligned"]
     if not aligned.empty:
         cols = ["scheduler", "d", "w2_data", "kl_last", "w2sq_per_coordinate", "kl_per_coordinate",
