@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from simulate import judge
+from simulate.diffusers_adapter import DOCUMENTED_ORDER, float32_rtol, scheduler_sampler
+from simulate.exact import coordinate_law
 from simulate.experiments.gaussian_schemes import DATA_FILE
 from simulate.outside import probe_law, verify_sampler
 from simulate.pipeline.cells import run_in_process
@@ -115,9 +117,6 @@ def eigenvalues(data: str, d: int, s: int) -> np.ndarray:
 
 def run_cell(config: Config, cell: tuple) -> dict:
     """One scheduler at one N on one data law: the exact W2 / KL (module docstring)."""
-    from simulate.diffusers_adapter import DOCUMENTED_ORDER, scheduler_sampler
-
-    # function-level import: diffusers and torch are an optional extra (``available``)
     scheduler, data, d, nfe = cell
     lam = eigenvalues(data, int(d), config.aligned_s)
     if data == "match":
@@ -152,11 +151,6 @@ def _match(scheduler: str, lam: np.ndarray, steps: int, seed: int) -> dict[str, 
     """diffusers' DDPM / DDIM against our ``OURS[scheduler]`` on the same abar grid: the
     largest relative difference of the last-level variances (Ho et al. 2020 eq. 7; Song et
     al. 2021 eq. 12 with eta = 0), and the tolerance ``float32_rtol(steps)``."""
-    from simulate.diffusers_adapter import float32_rtol, scheduler_sampler
-
-    # function-level import: the optional extra
-    from simulate.exact import coordinate_law
-
     sampler = scheduler_sampler(scheduler, steps)
     probed = probe_law(sampler.at_last_level(), lam, seed=seed)
     ref = coordinate_law(lam, np.zeros_like(lam), sampler.our_schedule(), OURS[scheduler])
