@@ -80,17 +80,21 @@ DOCUMENTED_ORDER: dict[str, int] = {
     "EulerDiscrete": 1, "EulerAncestralDiscrete": 1, "HeunDiscrete": 2, "LMSDiscrete": 4,
     "DEISMultistep": 2,
 }  # fmt: skip
-#: Relative round-off of a float32 scheduler's law per step: diffusers steps in float32 (eps
-#: 6e-8) and reads float32 alphas_cumprod (ours reads the same values); the error grows about
-#: linearly in the steps, 1e-6 per step is ~16 ulps (measured against our float64 laws:
-#: 9e-6 at N = 50, 2.2e-5 at N = 1000).
+#: Relative round-off of a float32 scheduler's law: diffusers steps in float32 (eps 6e-8)
+#: and reads float32 alphas_cumprod (ours reads the same values). Measured against our
+#: float64 laws on the CIFAR-10 spectrum, last-level variances: DDIM 6.7e-6 / 2.3e-6 /
+#: 5.5e-6 / 2.3e-5 at N = 10 / 50 / 250 / 1000, DDPM 2.4e-6 / 9.0e-6 at N = 10 / 50 (the
+#: smallest eigenvalues' variances are ~1e-4 and lose digits to cancellation). The error
+#: grows about linearly in N: 1e-6 per step (~16 ulps), with a floor of 5e-5 (~800 ulps,
+#: 7x the worst measured at N <= 50), so a platform's different rounding does not flip it.
 FLOAT32_STEP_RTOL = 1e-6
+FLOAT32_FLOOR = 5e-5
 
 
 def float32_rtol(n_steps: int) -> float:
-    """Tolerance of a float32 scheduler's law after ``n_steps``: max(1e-5, 1e-6 n_steps)
-    (``FLOAT32_STEP_RTOL``; the floor is the affine test's float32 tolerance)."""
-    return max(1e-5, FLOAT32_STEP_RTOL * n_steps)
+    """Tolerance of a float32 scheduler's law after ``n_steps``: max(5e-5, 1e-6 n_steps)
+    (``FLOAT32_STEP_RTOL``, ``FLOAT32_FLOOR``)."""
+    return max(FLOAT32_FLOOR, FLOAT32_STEP_RTOL * n_steps)
 
 
 _PARAMETRIZATION = {"epsilon": "epsilon", "sample": "sample", "v_prediction": "v"}
