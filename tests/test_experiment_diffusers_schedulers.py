@@ -114,3 +114,19 @@ def test_verdicts_decide_every_claim():
     assert (order["HeunDiscrete"].verdict, order["HeunDiscrete"].reason) == (
         "fails", "settled_inconsistent")
     assert "against ours on the same abar grid" in exp.report_section(_synthetic_table())
+
+
+def test_non_finite_rows_are_reported_not_fitted():
+    """A scheduler's NaN output at one NFE is a row with w2 NaN: the orders and verdicts use
+    the finite rows, and the report lists the NaN row with its duplicate timesteps."""
+    df = _synthetic_table()
+    df["duplicate_timesteps"], df["error"] = 0, ""
+    bad = {"scheduler": "DDIM", "data": "cifar10", "d": 3072, "nfe_target": 1000, "nfe": 1000,
+           "w2_data": np.nan, "kl_last": np.nan, "documented_order": 1,
+           "duplicate_timesteps": 1, "error": "sampler returned non-finite values"}  # fmt: skip
+    df = pd.concat([df, pd.DataFrame([bad])], ignore_index=True)
+    order = {v.setting["scheduler"]: v for v in exp.verdicts(df)
+             if v.claim_id == "diffusers.documented_order"}  # fmt: skip
+    assert order["DDIM"].verdict == "holds"
+    assert exp.orders(df).set_index("scheduler").loc["DDIM", "w2_order_fit"] == pytest.approx(1.0)
+    assert "Non-finite output" in exp.report_section(df)
