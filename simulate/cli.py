@@ -268,7 +268,9 @@ def cmd_verify_sampler(args: argparse.Namespace) -> int:
         if args.scheduler_class is not None:
             from simulate import diffusers_adapter
 
-            sampler = diffusers_adapter.scheduler_sampler(args.scheduler_class, args.steps, **params)
+            sampler = diffusers_adapter.scheduler_sampler(
+                args.scheduler_class, args.steps, **params
+            )
         else:
             sampler = load_factory(args.target)(**params)
         loaded = time.perf_counter()
@@ -285,8 +287,9 @@ def cmd_verify_sampler(args: argparse.Namespace) -> int:
     print(report.table.to_string(index=False))
     for row in report.checks.itertuples():
         print(f"[{'holds' if row.passed else 'fails':>6}] {row.check}: {row.detail}")
+    load = loaded - start
     print(f"{report.name} on {args.data} (d = {lam.size}): {seconds:.1f} s (loading the "
-          f"sampler {loaded - start:.1f} s, probing {seconds - (loaded - start):.1f} s)")  # fmt: skip
+          f"sampler {load:.1f} s, probing {seconds - load:.1f} s)")  # fmt: skip
     if args.csv:
         report.table.to_csv(args.csv, index=False)
     return 0 if report.passed else 1
@@ -462,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("target", nargs="?", help="MODULE:FACTORY returning a sampler, e.g. "
                     "examples/my_sampler.py:make_sampler")  # fmt: skip
     vs.add_argument("--scheduler-class", default=None, metavar="diffusers.NAME",
-                    help="a diffusers scheduler class (needs pip install -e \".[diffusers]\")")  # fmt: skip
+                    help="a diffusers scheduler class (needs the extra: "
+                    "pip install -e \".[diffusers]\")")  # fmt: skip
     vs.add_argument("--steps", type=int, default=50, help="inference steps (diffusers)")
     vs.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="factory argument, or scheduler configuration key")  # fmt: skip

@@ -207,8 +207,10 @@ class DiffusersSampler:
 
     def at_last_level(self) -> DiffusersSampler:
         """The same scheduler stopped before its last step (its state at ``final_level``)."""
-        return DiffusersSampler(self.scheduler, self.num_inference_steps,
-                                name=self.name + " at its last level", stop_at_last_level=True)  # fmt: skip
+        return DiffusersSampler(
+            self.scheduler, self.num_inference_steps, name=self.name + " at its last level",
+            stop_at_last_level=True,
+        )  # fmt: skip
 
     def __call__(self, x_T: Any, model: Any, schedule: Any, noise: Any) -> np.ndarray:
         """Run the scheduler's loop from x_T, as a diffusers pipeline does."""
@@ -281,7 +283,9 @@ def scheduler_sampler(
         instance = _make(scheduler_class(cls_name), overrides | config)
     else:
         if not (hasattr(scheduler, "step") and hasattr(scheduler, "config")):
-            raise TypeError(f"scheduler must be a diffusers scheduler or its name, got {scheduler!r}")
+            raise TypeError(
+                f"scheduler must be a diffusers scheduler or its name, got {scheduler!r}"
+            )
         off = {k: False for k in _NOT_AFFINE_OFF if k in scheduler.config}
         with _third_party_warnings():
             instance = type(scheduler).from_config({**scheduler.config, **off, **config})

@@ -142,7 +142,9 @@ class GaussianPrediction:
         """The prediction at rows ``x`` of shape (n, d) and noise level ``level``."""
         a, v = noise_scales(level)
         if not (0.0 < v <= 1.0) or not math.isfinite(a):
-            raise ValueError(f"model: noise level abar={float(level)!r} needs v = 1 - abar in (0, 1]")
+            raise ValueError(
+                f"model: noise level abar={float(level)!r} needs v = 1 - abar in (0, 1]"
+            )
         self.calls += 1
         x = np.asarray(x)
         x0 = self.mu + self.lam * a * (x - a * self.mu) / (a * a * self.lam + v)
@@ -296,8 +298,9 @@ def probe_law(
         actual = actual.astype(np.float64)
         z = np.stack(stream.draws) if stream.draws else np.zeros((0, 2, width))
         if z.shape[0] != K:
-            return _not_affine(K, f"the sampler drew {z.shape[0]} noises on a second run, {K} "
-                               "on the first: its number of steps depends on the input", dtype)  # fmt: skip
+            why = (f"the sampler drew {z.shape[0]} noises on a second run, {K} on the first: "
+                   "its number of steps depends on the input")  # fmt: skip
+            return _not_affine(K, why, dtype)
         predicted = a * x_rand + c + np.einsum("kd,knd->nd", b, z)
         scale = max(1.0, float(np.max(np.abs(actual))))
         worst = max(worst, float(np.max(np.abs(actual - predicted))) / scale)
@@ -334,7 +337,9 @@ def _not_affine(K: int, why: str, dtype: str) -> ProbedLaw:
 
 def _check_inputs(sampler: Any, lam: Any, mu: Any) -> tuple[np.ndarray, np.ndarray, str, float]:
     if not callable(sampler):
-        raise TypeError(f"sampler must be callable (an OutsideSampler), got {type(sampler).__name__}")
+        raise TypeError(
+            f"sampler must be callable (an OutsideSampler), got {type(sampler).__name__}"
+        )
     param = _check_parametrization(getattr(sampler, "parametrization", None))
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
     if lam.ndim != 1 or not np.all(np.isfinite(lam)) or np.any(lam < 0):
@@ -376,7 +381,8 @@ def monte_carlo_moments(
     y = _run(sampler, x_T, GaussianPrediction(lam, mu, param), schedule, noise).astype(float)
     mean, var = y.mean(axis=0), y.var(axis=0, ddof=1)
     m4 = np.mean((y - mean) ** 4, axis=0)
-    return MonteCarloMoments(mean, var, np.sqrt(var / n), np.sqrt(np.maximum(m4 - var**2, 0) / n), n)
+    var_se = np.sqrt(np.maximum(m4 - var**2, 0.0) / n)
+    return MonteCarloMoments(mean, var, np.sqrt(var / n), var_se, n)
 
 
 def _data_law(lam: np.ndarray, mu: np.ndarray, level: Any) -> GaussianLaw:
@@ -433,7 +439,8 @@ def verify_sampler(
          "detail": probed.reason},  # fmt: skip
     ]
     moments = None
-    base = {"sampler": name, "d": lam_arr.size, "nfe": probed.nfe, "noise_calls": probed.noise_calls}
+    base = {"sampler": name, "d": lam_arr.size, "nfe": probed.nfe,
+            "noise_calls": probed.noise_calls}  # fmt: skip
     if probed.law is not None:
         q0 = _data_law(lam_arr, mu_arr, None)
         rows.append(base | _distances(probed.law, q0, "data", 0.0, "exact"))

@@ -83,7 +83,8 @@ def test_clip_and_threshold_off_and_prediction_type_honoured():
 
 
 def test_unknown_class_and_key():
-    with pytest.raises(ValueError, match="'diffusers.NoSuchScheduler' is not a diffusers scheduler; allowed: .*DDIMScheduler"):
+    unknown = "'diffusers.NoSuchScheduler' is not a diffusers scheduler; allowed: .*DDIMScheduler"
+    with pytest.raises(ValueError, match=unknown):
         diffusers_adapter.scheduler_class("diffusers.NoSuchScheduler")
     with pytest.raises(ValueError, match="has no configuration key 'nope'"):
         diffusers_adapter.scheduler_sampler("DDIM", 10, nope=1)

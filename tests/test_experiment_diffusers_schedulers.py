@@ -75,7 +75,8 @@ def test_figure_draws_the_table():
     from simulate.plotting import plot_diffusers_schedulers
 
     rows = [{"scheduler": s, "data": "cifar10", "nfe": n, "w2_data": 10.0 / n**k,
-             "kl_last": 1.0 / n} for k, s in ((1, "A"), (2, "B")) for n in (5, 10, 20, 50)]  # fmt: skip
+             "kl_last": 1.0 / n}
+            for k, s in ((1, "A"), (2, "B")) for n in (5, 10, 20, 50)]  # fmt: skip
     fig = plot_diffusers_schedulers(pd.DataFrame(rows))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["A (-1.00)", "B (-2.00)"]

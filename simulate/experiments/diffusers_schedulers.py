@@ -112,7 +112,8 @@ def cells(config: Config) -> list[tuple]:
     out += [(s, "aligned", d, config.aligned_nfe) for s in config.schedulers
             for d in config.aligned_d]  # fmt: skip
     out += [(s, "match", 3072, n) for s in OURS if s in config.schedulers
-            for n in config.match_steps if s not in STOCHASTIC or n <= config.stochastic_max_nfe]  # fmt: skip
+            for n in config.match_steps
+            if s not in STOCHASTIC or n <= config.stochastic_max_nfe]  # fmt: skip
     return out
 
 
@@ -151,8 +152,9 @@ def run_cell(config: Config, cell: tuple) -> dict:
     seconds = time.perf_counter() - start
     rows = report.table.set_index("against")
     row: dict[str, Any] = {
-        "scheduler": scheduler, "data": data, "d": int(d), "nfe_target": int(nfe), "s": config.aligned_s if
-        data == "aligned" else int(np.sum(lam > 0)), "num_inference_steps": sampler.num_inference_steps,
+        "scheduler": scheduler, "data": data, "d": int(d), "nfe_target": int(nfe),
+        "s": config.aligned_s if data == "aligned" else int(np.sum(lam > 0)),
+        "num_inference_steps": sampler.num_inference_steps,
         "nfe": int(report.probed.nfe), "noise_calls": report.probed.noise_calls,
         "exact": report.passed, "affine_error": report.probed.affine_error,
         "w2_data": float(rows.loc["data", "w2"]),
