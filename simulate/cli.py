@@ -6,6 +6,9 @@ regdiff run NAME [--preset ...] [--set key=value ...] [--csv F] one experiment, 
 regdiff verify MODULE:FACTORY [--set k=v] [--sweep k=v1,v2] [--preset ...] [--out DIR]
                       the battery on a user's data model; exit 0 passed, 1 a check failed,
                       2 bad input, 3 a fault of the tool
+regdiff verify-sampler MODULE:FACTORY | --scheduler-class diffusers.NAME [--steps N]
+                      the exact law of an outside sampler on Gaussian data (CIFAR-10 spectrum
+                      or aligned sparse); exit codes as verify
 regdiff list                                                   the registered experiments
 """
 
@@ -242,6 +245,70 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_verify_sampler(args: argparse.Namespace) -> int:
+    """``regdiff verify-sampler``: ``simulate.outside.verify_sampler`` on a user's sampler or a
+    diffusers scheduler; exit 0 (the exact law was found), 1 (a check failed: not affine),
+    2 (bad input), 3 (a fault of the tool)."""
+    import time
+
+    from simulate import outside
+    from simulate.verify.load import VerifyInputError, load_factory
+
+    if (args.target is None) == (args.scheduler_class is None):
+        raise UsageError("verify-sampler: give MODULE:FACTORY or --scheduler-class, not both")
+    params = {}
+    for item in args.set or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set expects key=value, got {item!r}")
+        params[key] = _literal(text)
+    lam = _sampler_data(args)
+    start = time.perf_counter()
+    try:
+        if args.scheduler_class is not None:
+            from simulate import diffusers_adapter
+
+            sampler = diffusers_adapter.scheduler_sampler(
+                args.scheduler_class, args.steps, **params
+            )
+        else:
+            sampler = load_factory(args.target)(**params)
+        loaded = time.perf_counter()
+        report = outside.verify_sampler(sampler, lam, seed=args.seed)
+    except ImportError as exc:  # the diffusers extra is missing (MissingExtra names it)
+        raise UsageError(f"verify-sampler: {exc}") from None
+    except (VerifyInputError, ValueError, TypeError) as exc:
+        raise UsageError(f"verify-sampler: {exc}") from None
+    except Exception as exc:
+        print(f"regdiff: verify-sampler: a fault of the tool: {type(exc).__name__}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 3
+    seconds = time.perf_counter() - start
+    print(report.table.to_string(index=False))
+    for row in report.checks.itertuples():
+        print(f"[{'holds' if row.passed else 'fails':>6}] {row.check}: {row.detail}")
+    load = loaded - start
+    print(f"{report.name} on {args.data} (d = {lam.size}): {seconds:.1f} s (loading the "
+          f"sampler {load:.1f} s, probing {seconds - load:.1f} s)")  # fmt: skip
+    if args.csv:
+        report.table.to_csv(args.csv, index=False)
+    return 0 if report.passed else 1
+
+
+def _sampler_data(args: argparse.Namespace) -> Any:
+    """The eigenvalues of ``--data``: the CIFAR-10 spectrum (negative zeros as 0) or aligned
+    sparse data (s unit eigenvalues, d - s zeros)."""
+    import numpy as np
+
+    if args.data == "cifar10":
+        from simulate.experiments.gaussian_schemes import DATA_FILE
+
+        return np.maximum(np.load(DATA_FILE).astype(np.float64), 0.0)
+    if not (isinstance(args.d, int) and args.d >= 1 and 0 <= args.s <= args.d):
+        raise UsageError(f"--d={args.d} must be >= 1 and --s={args.s} in [0, d]")
+    return np.concatenate([np.ones(args.s), np.zeros(args.d - args.s)])
+
+
 def cmd_bounds(args: argparse.Namespace) -> int:
     from simulate.verify.bounds import library
 
@@ -385,6 +452,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="a value for a bound's other symbol (e.g. L=4 for jiao_zhou_li)",
     )  # fmt: skip
     ver.set_defaults(func=cmd_verify)
+    vs = sub.add_parser(
+        "verify-sampler",
+        help="exact law of your sampler (or a diffusers scheduler) on Gaussian data",
+        description="Probe an outside sampler (simulate.outside's protocol) with the exact "
+        "score of a Gaussian law, read off its affine map, and print its exact W2 to the data "
+        "law (and KL to q at its last noise level where both have densities). Exit codes: 0 "
+        "the exact law was found, 1 a check failed (not affine: Monte Carlo moments instead), "
+        "2 bad input (a bad target, an unknown diffusers class, the diffusers extra missing), "
+        "3 a fault of the tool.",
+    )
+    vs.add_argument("target", nargs="?", help="MODULE:FACTORY returning a sampler, e.g. "
+                    "examples/my_sampler.py:make_sampler")  # fmt: skip
+    vs.add_argument("--scheduler-class", default=None, metavar="diffusers.NAME",
+                    help="a diffusers scheduler class (needs the extra: "
+                    "pip install -e \".[diffusers]\")")  # fmt: skip
+    vs.add_argument("--steps", type=int, default=50, help="inference steps (diffusers)")
+    vs.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="factory argument, or scheduler configuration key")  # fmt: skip
+    vs.add_argument("--data", choices=("cifar10", "aligned"), default="cifar10")
+    vs.add_argument("--d", type=int, default=3072, help="dimension of --data aligned")
+    vs.add_argument("--s", type=int, default=16, help="unit-variance coordinates of aligned")
+    vs.add_argument("--seed", type=int, default=0, help="seed of the affine test")
+    vs.add_argument("--csv", help="write the table to this CSV file")
+    vs.set_defaults(func=cmd_verify_sampler)
     bnd = sub.add_parser(
         "bounds", help="list the library bounds that --bound accepts",
         description="The bounds of theory/bounds.py: name, source, quantity, the samplers "

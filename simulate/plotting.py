@@ -23,6 +23,7 @@ __all__ = [
     "SAMPLER_STYLE",
     "fitted_slope",
     "new_figure",
+    "plot_diffusers_schedulers",
     "plot_discretization",
     "plot_fewer_steps",
     "plot_r_guidance",
@@ -1010,5 +1011,30 @@ def plot_schedule_family(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("KL(data || output), nats (d = 10)")
     ax.set_title("Strasman et al.'s family, exact", fontsize=8)
     ax.legend()
+def plot_diffusers_schedulers(df: pd.DataFrame) -> Figure:
+    """diffusers' schedulers on the CIFAR-10 Gaussian (``experiments.diffusers_schedulers``):
+    exact W2 to the data law and KL at the last noise level against NFE, log-log, one line
+    per scheduler (colour by family, marker cycling), slope over the last three NFE in the
+    legend."""
+    cifar = df[df["data"] == "cifar10"]
+    fig, axes = new_figure(1, 2, width=5.0, height=3.8)
+    markers = ("o", "s", "^", "v", "D", "P", "X", "*")
+    for k, (name, g) in enumerate(cifar.groupby("scheduler", sort=False)):
+        g = g.sort_values("nfe")
+        style = {"color": PALETTE[k % len(PALETTE)], "marker": markers[k % len(markers)],
+                 "markersize": 3, "linewidth": 1}  # fmt: skip
+        tail = g.tail(3)
+        slope = fitted_slope(tail["nfe"], tail["w2_data"])
+        axes[0, 0].plot(g["nfe"], g["w2_data"], label=f"{name} ({slope:.2f})", **style)
+        kl = g[np.isfinite(g["kl_last"]) & (g["kl_last"] > 0)]
+        axes[0, 1].plot(kl["nfe"], kl["kl_last"], label=name, **style)
+    for ax, ylabel in zip(axes[0], ("W2 to the data law", "KL(q || p) at the last level"),
+                          strict=True):  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("NFE")
+        ax.set_ylabel(ylabel)
+    axes[0, 0].legend(title="slope of the last 3", ncol=2)
+    fig.suptitle("diffusers' schedulers, CIFAR-10 Gaussian (exact laws by probing)")
     fig.tight_layout()
     return fig

@@ -1220,6 +1220,32 @@ CLAIMS: tuple[Claim, ...] = (
         "open",
         "threshold",
     ),
+    # -- outside samplers: diffusers' schedulers (issue 28) --------------------------------------
+    Claim(
+        "diffusers.ddpm_ddim_equal_ours",
+        "diffusers' DDPMScheduler (posterior variance) and DDIMScheduler (eta = 0), run with "
+        "the exact score on the CIFAR-10 Gaussian, have our ddpm_posterior / ddim exact laws "
+        "on the same abar grid, to float32 precision.",
+        "derived here (Ho et al. 2020 eq. 7; Song et al. 2021 eq. 12)",
+        "largest relative difference of the last-level variances <= max(5e-5, 1e-6 N)",
+        0.0,
+        ("tests/test_experiment_diffusers_schedulers.py::test_verdicts_decide_every_claim",),
+        "diffusers_schedulers",
+        "open",
+        "identity",
+    ),
+    Claim(
+        "diffusers.documented_order",
+        "Each diffusers scheduler's exact W2 to the CIFAR-10 Gaussian falls at least like "
+        "NFE^-p, p its documented order (an upper-bound rate; asymptotic in NFE).",
+        "diffusers' documentation and the solvers' papers (simulate.diffusers_adapter)",
+        "local exponent of W2 in NFE <= -p + 0.1 once settled (last two within 0.1)",
+        None,
+        ("tests/test_experiment_diffusers_schedulers.py::test_verdicts_decide_every_claim",),
+        "diffusers_schedulers",
+        "open",
+        "asymptotic",
+    ),
 )
 
 _BY_ID = {c.id: c for c in CLAIMS}

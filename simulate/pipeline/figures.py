@@ -128,7 +128,15 @@ def make_figures(
     start = time.perf_counter()
     modules = {name: experiments.get(name) for name in names}
     configs = {name: preset_config(m, preset) for name, m in modules.items()}
-    tasks = interleaved([tasks_for(m, configs[name]) for name, m in modules.items()])
+    # An experiment that needs an optional extra (``available()`` False) is not run: its
+    # committed table is kept and judged again (issue 28: the one exception).
+    kept = {name for name, m in modules.items() if hasattr(m, "available") and not m.available()}
+    for name in sorted(kept):
+        print(f"regdiff: {name}: skipped (its extra is not installed: "
+              f"{getattr(modules[name], 'EXTRA', '?')}); the committed table is kept")  # fmt: skip
+    tasks = interleaved(
+        [tasks_for(m, configs[name]) for name, m in modules.items() if name not in kept]
+    )
     # The claims' tests run beside the cells (one process; cached by code version), started
     # once a share of the cells has finished: their kernels are then in numba's cache, which
     # the tests' process loads instead of compiling them a third time.
@@ -160,6 +168,11 @@ def make_figures(
     verdicts: list[judge.Verdict] = []
     for name, module in modules.items():
         t0 = time.perf_counter()
+        if name in kept:
+            committed = out / "data" / f"{name}.csv"
+            tables[name] = pd.read_csv(committed) if committed.exists() else pd.DataFrame()
+            verdicts.extend(module.verdicts(tables[name]) if committed.exists() else [])
+            continue
         df, failed = assemble(by_exp[name])
         tables[name] = df
         if failed:
@@ -182,9 +195,10 @@ def make_figures(
         (staging / "data").mkdir()
         figures = []
         for name, df in tables.items():
-            df.to_csv(staging / "data" / f"{name}.csv", index=False)
+            if name not in kept:
+                df.to_csv(staging / "data" / f"{name}.csv", index=False)
             plot = getattr(plotting, f"plot_{name}", None)
-            if plot is not None and name not in failures:
+            if plot is not None and name not in failures and not df.empty:
                 t0 = time.perf_counter()
                 prepare = getattr(modules[name], "figure_table", None)
                 fig = plot(prepare(df) if prepare is not None else df)
@@ -197,7 +211,7 @@ def make_figures(
         sections = {
             name: modules[name].report_section(df)
             for name, df in tables.items()
-            if hasattr(modules[name], "report_section") and name not in failures
+            if hasattr(modules[name], "report_section") and name not in failures and not df.empty
         }
         text = report.render_report(
             verdicts, preset, code_version(), figures, outcomes_by_test, sections=sections
