@@ -83,9 +83,10 @@ class Config:
     aligned_nfe: int = 50
     match_steps: tuple[int, ...] = (10, 50, 250, 1000)
     #: The probe of a scheduler that draws noise has K + 2 rows for K draws, so its cost is
-    #: O(NFE^2 d): DDPM at NFE 1000 on d = 3072 takes ~10 min per probe on one core. Such
-    #: schedulers (``STOCHASTIC``) stop at this NFE.
-    stochastic_max_nfe: int = 250
+    #: O(NFE^2 d): DDPM at NFE 1000 on d = 3072 takes ~10 min per probe on one core, at 250
+    #: about 4 min, at 100 about 10 s. Such schedulers (``STOCHASTIC``) stop at this NFE (an
+    #: adjoint probe, one backward pass for all K draws, would lift it: not built).
+    stochastic_max_nfe: int = 100
     seed: int = 0
 
     @classmethod
