@@ -79,6 +79,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from simulate.judge import VERDICTS
     from simulate.pipeline.cells import CellCache, make_executor
     from simulate.pipeline.figures import make_figures
+    from simulate.pipeline.stops import exit_code, stop_handlers
 
     names = args.only or experiments.names()
     for name in names:
@@ -98,20 +99,35 @@ def cmd_figures(args: argparse.Namespace) -> int:
     else:
         readme = None
     try:
-        result = make_figures(
-            names,
-            args.preset,
-            Path(args.out),
-            readme,
-            executor,
-            cache,
-            threads=threads,
-            theory_tests=args.theory_tests,
-            progress=True,
-        )
+        with stop_handlers() as stopped_by:
+            result = make_figures(
+                names,
+                args.preset,
+                Path(args.out),
+                readme,
+                executor,
+                cache,
+                threads=threads,
+                theory_tests=args.theory_tests,
+                progress=True,
+            )
     except ClaimTestsError as exc:
         print(f"regdiff: figures: {exc}; nothing was written", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Queued cells are cancelled, workers killed, the staging folder removed (the
+        # pipeline's finally blocks have run). Exit now: the interpreter's exit hooks
+        # would join executor threads and flush helpers, which a stopped run must not
+        # wait for (a second Ctrl-C exits at once anyway, simulate/pipeline/stops.py).
+        code = exit_code(stopped_by())
+        print(
+            f"\nregdiff: figures: stopped (exit {code}); finished cells are kept in the "
+            "cache, no output file is half written",
+            file=sys.stderr,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     counts = {v: sum(x.verdict == v for x in result.verdicts) for v in VERDICTS}
     print(f"wrote {args.out}/REPORT.md: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     print(result.timing_summary())

@@ -5,7 +5,8 @@ It follows the experiment contract of ``simulate.experiments`` (it decides no cl
 cell's rows are a pure function of its index (a seeded draw), in the types a cell file holds
 (Python and NumPy floats and ints, a float32, a bool, None, a string). With
 ``REGDIFF_TEST_SLEEPY_DIR`` set, a cell first writes ``<pid>-<index>`` there (so a test knows
-which processes run cells) and then sleeps ``REGDIFF_TEST_SLEEPY_SECONDS`` (default 0).
+which processes run cells) and then sleeps ``REGDIFF_TEST_SLEEPY_SECONDS`` (default 0), except the first
+``REGDIFF_TEST_SLEEPY_FAST`` cells (default 0).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def run_cell(config: Config, cell: tuple) -> list[dict]:
     folder = os.environ.get("REGDIFF_TEST_SLEEPY_DIR")
     if folder:
         (Path(folder) / f"{os.getpid()}-{cell[1]}").touch()
-        time.sleep(float(os.environ.get("REGDIFF_TEST_SLEEPY_SECONDS", "0")))
+        if cell[1] >= int(os.environ.get("REGDIFF_TEST_SLEEPY_FAST", "0")):
+            time.sleep(float(os.environ.get("REGDIFF_TEST_SLEEPY_SECONDS", "0")))
     rng = np.random.default_rng([20261207, cell[1]])
     x = rng.standard_normal(config.rows)
     return [

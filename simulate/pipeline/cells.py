@@ -26,6 +26,9 @@ noise being a pure function of its seeds):
   ``distributed.LocalCluster`` (``"local"``). The cache folder must be visible to the workers
   (a shared file system on a cluster).
 
+Worker processes die with the parent and ignore Ctrl-C, which stops the run in the parent:
+queued cells are cancelled and workers killed at once (``simulate.pipeline.stops``).
+
 Each worker sets its numba thread count (``threads``) before a cell, so N workers on an
 N-core machine do not oversubscribe it, and runs every cell with one BLAS thread, so dense
 linear algebra sums in the same order on every executor (bit-identical tables).
@@ -46,7 +49,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from simulate.pipeline import cellfile, files
+from simulate.pipeline import cellfile, files, stops
 
 __all__ = [
     "CellCache",
@@ -281,10 +284,26 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=context) as pool:
+        # Workers ignore SIGINT and die with this process (stops.worker_start); a run that
+        # does not finish (Ctrl-C, an error, the consumer closing this generator) cancels
+        # the queued cells and kills the workers instead of waiting for them.
+        pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=context,
+            initializer=stops.worker_start,
+            initargs=(os.getpid(),),
+        )
+        finished = False
+        try:
             futures = [pool.submit(compute_cell, t, cache_root, threads) for t in tasks]
             for future in as_completed(futures):
                 yield future.result()
+            finished = True
+        finally:
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                stops.abandon_pool(pool)
 
 
 def local_cluster(workers: int) -> Any:
@@ -378,13 +397,21 @@ def run_tasks(
     try:
         if after_each is not None:
             after_each(0, len(todo))
-        for done, outcome in enumerate(executor.run(todo, root, threads), start=1):
-            outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
-            if bar is not None:
-                bar.set_postfix_str(outcome.task.experiment, refresh=False)
-                bar.update(1)
-            if after_each is not None:
-                after_each(done, len(todo))
+        running = executor.run(todo, root, threads)
+        try:
+            for done, outcome in enumerate(running, start=1):
+                outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
+                if bar is not None:
+                    bar.set_postfix_str(outcome.task.experiment, refresh=False)
+                    bar.update(1)
+                if after_each is not None:
+                    after_each(done, len(todo))
+        finally:
+            # Stop the executor now if we leave early (Ctrl-C between two cells), not
+            # whenever the generator is garbage-collected.
+            close = getattr(running, "close", None)
+            if close is not None:
+                close()
     finally:
         if bar is not None:
             bar.close()

@@ -28,10 +28,14 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from simulate.pipeline import stops
+
 __all__ = [
     "STALE_AGE_SECONDS",
     "is_stale",
+    "make_staging",
     "move_into_place",
+    "move_outputs",
     "owned_name",
     "owner_of",
     "remove_stale",
@@ -139,3 +143,26 @@ def move_into_place(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise
     source.unlink()
+
+
+def make_staging(out: Path) -> Path:
+    """A new staging folder beside ``out``, named after this process, after removing the
+    staging folders beside it that dead (or day-old) runs left."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out.parent.glob(".staging-*"))
+    staging = out.parent / owned_name(f".staging-{out.name}")
+    staging.mkdir()
+    return staging
+
+
+def move_outputs(staging: Path, out: Path) -> None:
+    """Move every file of ``staging`` to the same place under ``out`` (each move atomic;
+    copy and rename across file systems); a first Ctrl-C waits until all are moved."""
+    with stops.uninterrupted():
+        for path in sorted(staging.rglob("*")):
+            target = out / path.relative_to(staging)
+            if path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                move_into_place(path, target)

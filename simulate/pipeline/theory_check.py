@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
+from simulate.pipeline import stops
+
 __all__ = ["ClaimTestRun", "claim_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,8 +133,9 @@ class ClaimTestRun:
         self._log = Path(self._tmp) / "pytest.log"
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
-                [*cmd, *self.nodes], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+                [*cmd, *self.nodes], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=stops.die_with_parent,  # not left running by a kill -9 of the run
+            )  # fmt: skip
 
     def result(self) -> dict[str, str]:
         """Outcome of every named test: passed / failed / skipped / not collected."""
