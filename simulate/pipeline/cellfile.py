@@ -197,9 +197,14 @@ def read(data: bytes, experiment: str, key: str) -> list[dict]:
             parse_float=lambda s: _reject("float", s),
             parse_constant=lambda s: _reject("constant", s),
         )
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CellFormatError(f"payload is not JSON: {exc}") from None
-    rows = decode_rows(encoded)
-    if _dumps(encode_rows(rows)) != payload:
+        rows = decode_rows(encoded)
+        canonical = _dumps(encode_rows(rows))
+    except CellFormatError:
+        raise
+    # A payload with a valid checksum but hostile content (a crafted file): bad hex, an
+    # unknown dtype, nesting deep enough to exhaust the stack, an absurd array shape.
+    except (TypeError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
+        raise CellFormatError(f"payload cannot be decoded: {type(exc).__name__}: {exc}") from None
+    if canonical != payload:
         raise CellFormatError("payload is not in canonical form")
     return rows

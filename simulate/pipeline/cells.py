@@ -164,7 +164,7 @@ class CellCache:
         else:
             try:
                 return cellfile.read(data, task.experiment, task.key)
-            except (cellfile.CellFormatError, ValueError, OverflowError) as exc:
+            except cellfile.CellFormatError as exc:
                 reason = f"damaged ({exc})"
         logger.warning("regdiff: cache: %s is %s; the cell is recomputed", path, reason)
         try:
