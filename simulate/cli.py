@@ -79,7 +79,6 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from simulate.judge import VERDICTS
     from simulate.pipeline.cells import CellCache, make_executor
     from simulate.pipeline.figures import make_figures
-    from simulate.pipeline.stops import exit_code, stop_handlers
 
     names = args.only or experiments.names()
     for name in names:
@@ -99,35 +98,20 @@ def cmd_figures(args: argparse.Namespace) -> int:
     else:
         readme = None
     try:
-        with stop_handlers() as stopped_by:
-            result = make_figures(
-                names,
-                args.preset,
-                Path(args.out),
-                readme,
-                executor,
-                cache,
-                threads=threads,
-                theory_tests=args.theory_tests,
-                progress=True,
-            )
+        result = make_figures(
+            names,
+            args.preset,
+            Path(args.out),
+            readme,
+            executor,
+            cache,
+            threads=threads,
+            theory_tests=args.theory_tests,
+            progress=True,
+        )
     except ClaimTestsError as exc:
         print(f"regdiff: figures: {exc}; nothing was written", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        # Queued cells are cancelled, workers killed, the staging folder removed (the
-        # pipeline's finally blocks have run). Exit now: the interpreter's exit hooks
-        # would join executor threads and flush helpers, which a stopped run must not
-        # wait for (a second Ctrl-C exits at once anyway, simulate/pipeline/stops.py).
-        code = exit_code(stopped_by())
-        print(
-            f"\nregdiff: figures: stopped (exit {code}); finished cells are kept in the "
-            "cache, no output file is half written",
-            file=sys.stderr,
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
     counts = {v: sum(x.verdict == v for x in result.verdicts) for v in VERDICTS}
     print(f"wrote {args.out}/REPORT.md: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     print(result.timing_summary())
@@ -412,12 +396,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that run cells: Ctrl-C and SIGTERM stop them cleanly (``_stoppable``).
+STOPPABLE = ("figures", "verify")
+
+
+def _stoppable(args: argparse.Namespace) -> int:
+    """``args.func(args)`` under ``simulate.pipeline.stops.stop_handlers``: a first Ctrl-C
+    (or SIGTERM) cancels the queued cells, kills the workers and removes the staging folder
+    (the pipeline's ``finally`` blocks), then the process exits 130 (143) at once; a second
+    Ctrl-C exits at once whatever is running."""
+    from simulate.pipeline.stops import exit_code, stop_handlers  # lazily, as every command
+
+
+    with stop_handlers() as stopped_by:
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt:
+            code = exit_code(stopped_by())
+    print(
+        f"\nregdiff: {args.command}: stopped (exit {code}); finished cells are kept in the "
+        "cache, no output file is half written",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Exit now: the interpreter's exit hooks would join the executor's threads and wait for
+    # helpers, which a stopped run must not wait for.
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "jobs", 1) < 1:
         print(f"regdiff: --jobs={args.jobs} must be >= 1", file=sys.stderr)
         return 2
     try:
+        if args.command in STOPPABLE:
+            return _stoppable(args)
         return int(args.func(args))
     except UsageError as exc:
         print(f"regdiff: {exc}", file=sys.stderr)

@@ -10,8 +10,13 @@ host on a shared file system, or a name of an older format); never the files of 
 on the same folder (issue 32: a run's cleanup deleted another live run's temporary files).
 
 ``move_into_place`` is ``os.replace`` with a fallback for a destination on another file
-system (``EXDEV``): copy beside the destination under an owned name, then rename there
-(atomic on the destination's file system), then remove the source.
+system (``EXDEV``; issue 32: ``--out`` on another file system failed at the very end): copy
+beside the destination under an owned name, then rename there (atomic on the destination's
+file system), then remove the source.
+
+``make_staging`` and ``move_outputs`` are the output writer of ``regdiff figures`` and
+``regdiff verify``: everything is written into an owned staging folder beside the output
+folder (the staging folders dead runs left there are removed first), then moved in.
 
 Notation: none (file handling only).
 """

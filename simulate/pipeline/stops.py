@@ -106,6 +106,9 @@ def abandon_pool(pool: Any, join_seconds: float = 2.0) -> None:
             process.join(max(0.0, deadline - time.monotonic()))
 
 
+#: The process's stop state, read by the signal handler (a handler has no other way to
+#: know what the main thread is doing): the depth of ``uninterrupted`` blocks, a stop
+#: signal held until they end, and whether a stop has begun (a second one exits).
 _state: dict[str, Any] = {"deferring": 0, "pending": None, "stopping": False}
 
 
@@ -132,8 +135,12 @@ def exit_code(signum: int | None) -> int:
 @contextlib.contextmanager
 def stop_handlers() -> Iterator[Callable[[], int | None]]:
     """Inside, SIGINT and SIGTERM stop the run (module docstring); yields a function giving
-    the signal that stopped it (None if none did). Main thread only."""
+    the signal that stopped it (None if none did). Outside the main thread (where Python
+    cannot set signal handlers) nothing is installed."""
     stopped: dict[str, int | None] = {"signum": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: stopped["signum"]
+        return
 
     def handler(signum: int, frame: Any) -> None:
         if stopped["signum"] is None:
