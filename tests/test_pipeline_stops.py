@@ -109,10 +109,12 @@ def _stop(proc: subprocess.Popen, send) -> tuple[int | None, float, str]:
 
 
 def _gone(family: set[int], within: float = EXIT_WITHIN) -> set[int]:
-    """The processes of ``family`` still alive after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while {p for p in family if _alive(p)} and time.monotonic() < deadline:
+    """The processes of ``family`` still alive after ``within`` seconds (printing how long
+    the others took to end)."""
+    start = time.monotonic()
+    while {p for p in family if _alive(p)} and time.monotonic() < start + within:
         time.sleep(0.05)
+    print(f"descendants ended within {time.monotonic() - start:.2f} s of the parent's exit")
     return {p for p in family if _alive(p)}
 
 
@@ -297,3 +299,32 @@ def test_a_failed_move_that_is_not_cross_device_is_raised(tmp_path: Path) -> Non
     with pytest.raises(FileNotFoundError):
         files.move_into_place(source, tmp_path / "missing" / "b")
     assert source.exists()
+
+
+_HELPER = """
+import subprocess, sys, time
+from simulate.pipeline import stops
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                         preexec_fn=stops.die_with_parent)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_helper_subprocess_dies_with_the_run(tmp_path: Path) -> None:
+    """A helper started with ``die_with_parent`` (the claims' tests run in one) ends when
+    the run is killed with kill -9 (the kernel's parent-death signal)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _HELPER], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as run:
+        assert run.stdout is not None
+        helper = int(run.stdout.readline())
+        try:
+            assert _alive(helper)
+            run.kill()
+            run.wait()
+            assert not _gone({helper})
+        finally:
+            if _alive(helper):
+                os.kill(helper, signal.SIGKILL)
