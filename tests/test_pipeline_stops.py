@@ -330,3 +330,38 @@ def test_a_helper_subprocess_dies_with_the_run(tmp_path: Path) -> None:
         finally:
             if _alive(helper):
                 os.kill(helper, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_leaving_the_process_executor_early_kills_its_workers(tmp_path, monkeypatch) -> None:
+    """In-process use: an exception in the consumer (here, after the first outcome) while
+    cells sleep in two workers: ``run_tasks`` returns control within seconds, with the
+    workers ended, instead of waiting for every queued cell."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.setenv("REGDIFF_TEST_SLEEPY_DIR", str(markers))
+    monkeypatch.setenv("REGDIFF_TEST_SLEEPY_SECONDS", str(SLEEP))
+    monkeypatch.setenv("REGDIFF_TEST_SLEEPY_FAST", str(FAST))
+    tasks = pc.tasks_for(sleepy, sleepy.Config.full())
+
+    class Enough(Exception):
+        pass
+
+    raised_at: list[float] = []
+
+    def after_each(done: int, todo: int) -> None:
+        if done == FAST:
+            while len(list(markers.iterdir())) < FAST + 2:  # two slow cells under way
+                time.sleep(0.05)
+            raised_at.append(time.monotonic())
+            raise Enough
+
+    with pytest.raises(Enough):
+        pc.run_tasks(tasks, pc.ProcessExecutor(2), pc.CellCache(tmp_path / "cache"),
+                     after_each=after_each)  # fmt: skip
+    seconds = time.monotonic() - raised_at[0]
+    print(f"run_tasks left {seconds:.2f} s after the consumer raised")
+    assert seconds < EXIT_WITHIN
+    workers = {int(m.name.split("-")[0]) for m in markers.iterdir()}
+    assert len(workers) == 2 and not _gone(workers)
+    assert len(list((tmp_path / "cache").rglob("*.cell.json"))) == FAST
