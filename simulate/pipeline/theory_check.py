@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from simulate.pipeline import stops
+from simulate.pipeline import files, stops
 
 __all__ = ["ClaimTestRun", "claim_tests"]
 
@@ -157,9 +157,13 @@ class ClaimTestRun:
             shutil.rmtree(self._tmp, ignore_errors=True)
         if self._cache is not None:
             self._cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp_file = self._cache.with_suffix(".tmp")
-            tmp_file.write_text(json.dumps(out, indent=1))
-            os.replace(tmp_file, self._cache)
+            # An owned temporary name: runs sharing the cache folder may finish together.
+            tmp_file = self._cache.parent / files.owned_name(f".{self._cache.name}", ".tmp")
+            try:
+                tmp_file.write_text(json.dumps(out, indent=1))
+                os.replace(tmp_file, self._cache)
+            finally:
+                tmp_file.unlink(missing_ok=True)
         self._result = out
         return out
 
