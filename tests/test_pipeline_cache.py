@@ -308,6 +308,7 @@ def test_start_up_removes_only_what_dead_or_day_old_runs_left(tmp_path: Path) ->
         live.wait()
 
 
+@pytest.mark.slow
 def test_two_real_runs_on_one_cache_at_once_agree(tmp_path: Path) -> None:
     """Two ``regdiff figures`` processes on the same cache folder, started together (each
     computes the same cells, writing and renaming concurrently): both succeed, with
