@@ -487,12 +487,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that run cells: Ctrl-C and SIGTERM stop them cleanly (``_stoppable``).
+STOPPABLE = ("figures", "verify")
+
+
+def _stoppable(args: argparse.Namespace) -> int:
+    """``args.func(args)`` under ``simulate.pipeline.stops.stop_handlers``: a first Ctrl-C
+    (or SIGTERM) cancels the queued cells, kills the workers and removes the staging folder
+    (the pipeline's ``finally`` blocks), then the process exits 130 (143) at once; a second
+    Ctrl-C exits at once whatever is running."""
+    from simulate.pipeline.stops import exit_code, stop_handlers  # lazily, as every command
+
+
+    with stop_handlers() as stopped_by:
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt:
+            code = exit_code(stopped_by())
+    print(
+        f"\nregdiff: {args.command}: stopped (exit {code}); finished cells are kept in the "
+        "cache, no output file is half written",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Exit now: the interpreter's exit hooks would join the executor's threads and wait for
+    # helpers, which a stopped run must not wait for.
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "jobs", 1) < 1:
         print(f"regdiff: --jobs={args.jobs} must be >= 1", file=sys.stderr)
         return 2
     try:
+        if args.command in STOPPABLE:
+            return _stoppable(args)
         return int(args.func(args))
     except UsageError as exc:
         print(f"regdiff: {exc}", file=sys.stderr)

@@ -189,8 +189,9 @@ def _figures_cmd(out: Path, cache: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_killed_twice_and_restarted_gives_the_same_tables(tmp_path: Path) -> None:
-    """kill -9 at two random moments, then a run to the end: the tables equal those of an
-    uninterrupted run, and the log counts the reused cells."""
+    """kill -9 at two random moments, each after the run has stored a new cell (a fixed
+    delay let no cell finish on a loaded machine), then a run to the end: the tables equal
+    those of an uninterrupted run, and the log counts the reused cells."""
     env = {**os.environ, "MPLBACKEND": "Agg"}
     reference = tmp_path / "ref"
     subprocess.run(
@@ -201,7 +202,8 @@ def test_killed_twice_and_restarted_gives_the_same_tables(tmp_path: Path) -> Non
     )
     cache, out = tmp_path / "cache", tmp_path / "out"
     rng = np.random.default_rng(20261202)
-    for delay in rng.uniform(6.0, 14.0, 2):
+    for delay in rng.uniform(0.0, 4.0, 2):
+        stored = len(list(cache.rglob("*.cell.json")))
         proc = subprocess.Popen(
             _figures_cmd(out, cache),
             env=env,
@@ -209,7 +211,12 @@ def test_killed_twice_and_restarted_gives_the_same_tables(tmp_path: Path) -> Non
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        deadline = time.monotonic() + 600
+        while len(list(cache.rglob("*.cell.json"))) <= stored and proc.poll() is None:
+            assert time.monotonic() < deadline, "no cell was stored"
+            time.sleep(0.1)
         time.sleep(delay)
+        assert proc.poll() is None, "the run ended before it was killed"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     finished = subprocess.run(

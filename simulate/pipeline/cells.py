@@ -4,13 +4,18 @@ A *cell* is one element of ``module.cells(config)``; ``module.run_cell(config, c
 pure function of the experiment's config and the cell, returning one row (a dict) or
 several. Each finished cell is stored at once, by the process that computed it, under
 
-    CACHE/cells/<experiment>/<key>.pkl,   key = sha256(experiment | config | cell | code version)
+    CACHE/cells/<experiment>/<key>.cell.json,
+    key = sha256(experiment | config | cell | code version)
 
-written to a temporary file and renamed (``os.replace`` is atomic), so a run killed at any
-point (kill -9 included) loses no finished cell and leaves no half-written one; started
-again, it recomputes only the cells that are missing. A cell that raises is recorded with
-its traceback and the run goes on (its experiment's claims then read "inconclusive: cell
-failed"); failed cells are not cached, so the next run retries them.
+in a format that runs no code on load and carries a checksum (``simulate.pipeline.cellfile``),
+written to a temporary file named after its process (``simulate.pipeline.files``) and renamed
+(``os.replace`` is atomic), so a run killed at any point (kill -9 included) loses no finished
+cell and leaves no half-written one; started again, it recomputes only the cells that are
+missing. A cell file that is damaged or unreadable is logged (naming the file), removed and
+recomputed. A cell that raises, or whose write fails (a full disk), is recorded with its
+error and the run goes on (its experiment's claims then read "inconclusive: cell failed");
+failed cells are not cached, so the next run retries them. Start-up removes only temporary
+files whose process is dead or that are older than a day, so runs may share a cache folder.
 
 Executors (all yield the same rows: a cell's numbers do not depend on where it runs, its
 noise being a pure function of its seeds):
@@ -21,6 +26,9 @@ noise being a pure function of its seeds):
   ``distributed.LocalCluster`` (``"local"``). The cache folder must be visible to the workers
   (a shared file system on a cluster).
 
+Worker processes die with the parent and ignore Ctrl-C, which stops the run in the parent:
+queued cells are cancelled and workers killed at once (``simulate.pipeline.stops``).
+
 Each worker sets its numba thread count (``threads``) before a cell, so N workers on an
 N-core machine do not oversubscribe it, and runs every cell with one BLAS thread, so dense
 linear algebra sums in the same order on every executor (bit-identical tables).
@@ -29,9 +37,9 @@ linear algebra sums in the same order on every executor (bit-identical tables).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import pickle
-import tempfile
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +48,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+
+from simulate.pipeline import cellfile, files, stops
 
 __all__ = [
     "CellCache",
@@ -59,6 +69,13 @@ __all__ = [
     "tasks_for",
     "value_columns",
 ]
+
+#: Cache warnings (a damaged cell file, a failed write) go here; with no logging set up,
+#: Python prints them on stderr.
+logger = logging.getLogger("regdiff.cache")
+
+#: The suffix of a temporary cell file (``files.owned_name``).
+TMP_SUFFIX = ".tmp"
 
 
 def cell_key(experiment: str, config: Any, cell: tuple) -> str:
@@ -122,48 +139,71 @@ def tasks_for(module: Any, config: Any) -> list[Task]:
 
 @dataclass(frozen=True)
 class CellCache:
-    """Finished cells on disk; ``root=None`` caches nothing."""
+    """Finished cells on disk; ``root=None`` caches nothing (module docstring)."""
 
     root: Path | None
 
     def path(self, task: Task) -> Path:
+        """Where ``task``'s cell file lives."""
         if self.root is None:
             raise ValueError("this cache has no folder")
-        return Path(self.root) / "cells" / task.experiment / f"{task.key}.pkl"
+        return Path(self.root) / "cells" / task.experiment / f"{task.key}{cellfile.SUFFIX}"
 
     def load(self, task: Task) -> list[dict] | None:
+        """The cached rows of ``task``, or None if it must be computed: no file, or a file
+        that is damaged or unreadable (then logged, naming the file, and removed)."""
         if self.root is None:
             return None
         path = self.path(task)
         try:
-            with path.open("rb") as fh:
-                return pickle.load(fh)
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
-        except (EOFError, pickle.UnpicklingError):  # pragma: no cover - only if tampered with
-            return None
+        except OSError as exc:  # a folder in its place, no permission, an I/O error
+            reason = f"unreadable ({type(exc).__name__}: {exc.strerror or exc})"
+        else:
+            try:
+                return cellfile.read(data, task.experiment, task.key)
+            except cellfile.CellFormatError as exc:
+                reason = f"damaged ({exc})"
+        logger.warning("regdiff: cache: %s is %s; the cell is recomputed", path, reason)
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:  # the store will then fail and record the cell as failed
+            logger.warning("regdiff: cache: could not remove %s: %s", path, exc)
+        return None
 
     def remove_stale(self) -> int:
-        """Delete temporary files left by a killed run (never a finished cell); their count."""
-        if self.root is None or not (Path(self.root) / "cells").exists():
+        """Delete what dead or day-old runs left (never a live run's temporary file, never a
+        finished cell of this format): owned temporary files (``files.is_stale``) and cell
+        files of the older pickle format. Their count."""
+        cells = None if self.root is None else Path(self.root) / "cells"
+        if cells is None or not cells.is_dir():
             return 0
-        stale = list((Path(self.root) / "cells").rglob(".*.tmp"))
-        for path in stale:
+        removed = files.remove_stale(cells.rglob(f".*{TMP_SUFFIX}"), TMP_SUFFIX)
+        old_format = list(cells.rglob("*.pkl"))  # pickle runs code when loaded: never read
+        for path in old_format:
             path.unlink(missing_ok=True)
-        return len(stale)
+        return len(removed) + len(old_format)
 
     def store(self, task: Task, rows: list[dict]) -> None:
+        """Write ``task``'s rows: to an owned temporary file, then renamed into place.
+        ``cellfile.CellFormatError`` for rows the format cannot hold; ``OSError`` if the
+        write fails (the temporary file is removed)."""
         if self.root is None:
             return
+        data = cellfile.write(rows, task.experiment, task.key)
         path = self.path(task)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{task.key}-", suffix=".tmp", dir=path.parent)
+        tmp = path.parent / files.owned_name(f".{task.key}", TMP_SUFFIX)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(rows, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            files.write_new(tmp, data)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
 
@@ -195,7 +235,14 @@ def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcom
         error = f"{type(exc).__name__}: {exc}\n{tb}"
         return CellOutcome(task, None, error, time.perf_counter() - start)
     rows = [out] if isinstance(out, dict) else list(out)
-    CellCache(Path(cache_root) if cache_root else None).store(task, rows)
+    cache = CellCache(Path(cache_root) if cache_root else None)
+    try:
+        cache.store(task, rows)
+    except (OSError, cellfile.CellFormatError) as exc:  # a full disk: this cell failed
+        where = cache.path(task)
+        error = f"cache write failed for {where}: {type(exc).__name__}: {exc}"
+        logger.warning("regdiff: %s", error)
+        return CellOutcome(task, None, error, time.perf_counter() - start)
     compile_seconds = compiling.duration if compiling.done else 0.0
     return CellOutcome(task, rows, None, time.perf_counter() - start, False, compile_seconds)
 
@@ -237,10 +284,26 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=context) as pool:
+        # Workers ignore SIGINT and die with this process (stops.worker_start); a run that
+        # does not finish (Ctrl-C, an error, the consumer closing this generator) cancels
+        # the queued cells and kills the workers instead of waiting for them.
+        pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=context,
+            initializer=stops.worker_start,
+            initargs=(os.getpid(),),
+        )
+        finished = False
+        try:
             futures = [pool.submit(compute_cell, t, cache_root, threads) for t in tasks]
             for future in as_completed(futures):
                 yield future.result()
+            finished = True
+        finally:
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                stops.abandon_pool(pool)
 
 
 def local_cluster(workers: int) -> Any:
@@ -334,13 +397,21 @@ def run_tasks(
     try:
         if after_each is not None:
             after_each(0, len(todo))
-        for done, outcome in enumerate(executor.run(todo, root, threads), start=1):
-            outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
-            if bar is not None:
-                bar.set_postfix_str(outcome.task.experiment, refresh=False)
-                bar.update(1)
-            if after_each is not None:
-                after_each(done, len(todo))
+        running = executor.run(todo, root, threads)
+        try:
+            for done, outcome in enumerate(running, start=1):
+                outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
+                if bar is not None:
+                    bar.set_postfix_str(outcome.task.experiment, refresh=False)
+                    bar.update(1)
+                if after_each is not None:
+                    after_each(done, len(todo))
+        finally:
+            # Stop the executor now if we leave early (Ctrl-C between two cells), not
+            # whenever the generator is garbage-collected.
+            close = getattr(running, "close", None)
+            if close is not None:
+                close()
     finally:
         if bar is not None:
             bar.close()

@@ -5,8 +5,10 @@ different experiments keep every worker busy), reusing cached cells, then writes
 
     OUT/data/NAME.csv, OUT/NAME.png, OUT/data/verdicts.csv, OUT/REPORT.md, README block
 
-into a staging folder beside OUT and moves each file into place only when everything is
-ready: a failure leaves OUT as it was. Verdicts come from ``module.verdicts(table)``; an
+into a staging folder beside OUT (``.staging-<OUT name>.<host>.<pid>.<token>``, removed on
+the next run if its process died, ``simulate.pipeline.files``) and moves each file into
+place only when everything is ready (copy and rename if OUT is on another file system; a
+first Ctrl-C waits for the moves to end): a failure leaves OUT as it was. Verdicts come from ``module.verdicts(table)``; an
 experiment with a failed cell gets, for each claim it decides, "inconclusive: cell failed"
 naming the error instead (its partial table is still written, for inspection).
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,9 +28,15 @@ from typing import Any
 import pandas as pd
 
 from simulate import judge
+from simulate.pipeline import files
 from simulate.pipeline.cells import CellCache, Executor, assemble, run_tasks, tasks_for
 
-__all__ = ["FiguresResult", "interleaved", "make_figures", "preset_config"]
+__all__ = [
+    "FiguresResult",
+    "interleaved",
+    "make_figures",
+    "preset_config",
+]
 
 
 #: The claims' tests start when this share of the cells to compute has finished (0: at once).
@@ -189,8 +196,7 @@ def make_figures(
         seconds["waiting for the claims' tests after the cells"] += time.perf_counter() - t0
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out.parent))
+    staging = files.make_staging(out)
     try:
         (staging / "data").mkdir()
         figures = []
@@ -224,13 +230,14 @@ def make_figures(
             )
         # Everything is ready: move it into place (each move is atomic).
         (out / "data").mkdir(parents=True, exist_ok=True)
-        for path in sorted(staging.rglob("*")):
-            if path.is_file():
-                os.replace(path, out / path.relative_to(staging))
+        files.move_outputs(staging, out)
         if new_readme is not None and readme is not None:
-            tmp = readme.with_suffix(".md.tmp")
-            tmp.write_text(new_readme)
-            os.replace(tmp, readme)
+            tmp = readme.parent / files.owned_name(f".{readme.name}", ".tmp")
+            try:
+                tmp.write_text(new_readme)
+                os.replace(tmp, readme)
+            finally:
+                tmp.unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     reused = sum(o.reused for o in outcomes)

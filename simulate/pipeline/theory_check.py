@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
+from simulate.pipeline import files, stops
+
 __all__ = ["ClaimTestRun", "claim_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,8 +133,9 @@ class ClaimTestRun:
         self._log = Path(self._tmp) / "pytest.log"
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
-                [*cmd, *self.nodes], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+                [*cmd, *self.nodes], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=stops.die_with_parent,  # not left running by a kill -9 of the run
+            )  # fmt: skip
 
     def result(self) -> dict[str, str]:
         """Outcome of every named test: passed / failed / skipped / not collected."""
@@ -154,9 +157,13 @@ class ClaimTestRun:
             shutil.rmtree(self._tmp, ignore_errors=True)
         if self._cache is not None:
             self._cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp_file = self._cache.with_suffix(".tmp")
-            tmp_file.write_text(json.dumps(out, indent=1))
-            os.replace(tmp_file, self._cache)
+            # An owned temporary name: runs sharing the cache folder may finish together.
+            tmp_file = self._cache.parent / files.owned_name(f".{self._cache.name}", ".tmp")
+            try:
+                tmp_file.write_text(json.dumps(out, indent=1))
+                os.replace(tmp_file, self._cache)
+            finally:
+                tmp_file.unlink(missing_ok=True)
         self._result = out
         return out
 

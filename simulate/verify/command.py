@@ -14,13 +14,13 @@ import dataclasses
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from simulate import judge
+from simulate.pipeline.files import make_staging, move_outputs
 from simulate.report import markdown_table
 from simulate.verify import battery, judging
 from simulate.verify.load import (
@@ -222,8 +222,7 @@ def _write(out, df, found, command, description, tables, version, plotting, repo
            extra=None) -> None:  # fmt: skip
     """Write the report, tables and figure into a staging folder, then move them in."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out.parent))
+    staging = make_staging(out)
     try:
         (staging / "data").mkdir()
         if "part" in df:
@@ -247,8 +246,6 @@ def _write(out, df, found, command, description, tables, version, plotting, repo
         text = report.render_verify_report(command, description, found, version, tables, figures)
         (staging / "REPORT.md").write_text(text)
         (out / "data").mkdir(parents=True, exist_ok=True)
-        for path in sorted(staging.rglob("*")):
-            if path.is_file():
-                os.replace(path, out / path.relative_to(staging))
+        move_outputs(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
