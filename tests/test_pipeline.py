@@ -7,6 +7,7 @@ worker, nor on a run being killed and restarted.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -363,3 +364,26 @@ def test_after_each_counts_the_cells_to_compute(tmp_path: Path) -> None:
     pc.run_tasks(tasks, pc.SerialExecutor(), cache, after_each=lambda k, m: calls.append((k, m)))
     m = len(tasks) - 2
     assert calls == [(k, m) for k in range(m + 1)]
+
+
+def test_the_progress_weights_come_from_the_last_run(tmp_path) -> None:
+    """Issue 29: the bar counts expected seconds by cell kind (the previous run's
+    ``cell_seconds.csv``), so a kind a thousand times costlier weighs a thousand times more;
+    unknown or invalid weights count the median, and no weights at all count cells."""
+    from simulate.pipeline import figures as pf
+
+    tasks = [pc.Task("e", None, (kind,), i, f"k{i}") for i, kind in enumerate("aabc")]
+    assert pc.cell_weights(tasks, None) == [1.0] * 4
+    w = pc.cell_weights(tasks, {"e:a": 0.01, "e:b": 10.0, "e:c": math.nan})
+    assert w == [0.01, 0.01, 10.0, pytest.approx(5.005)]
+    outcomes = [pc.CellOutcome(t, [], None, s, reused=False) for t, s in zip(tasks, (1, 3, 5, 7))]
+    table = pf.cell_seconds_table(outcomes, {"e:z": 2.0, "e:a": 99.0})
+    assert dict(zip(table["kind"], table["seconds_per_cell"])) == {
+        "e:a": 2.0, "e:b": 5.0, "e:c": 7.0, "e:z": 2.0
+    }
+    path = tmp_path / "cell_seconds.csv"
+    table.to_csv(path, index=False)
+    assert pf.read_cell_seconds(path) == {"e:a": 2.0, "e:b": 5.0, "e:c": 7.0, "e:z": 2.0}
+    path.write_text("not,a\ntable")
+    assert pf.read_cell_seconds(path) == {}
+    assert pf.read_cell_seconds(tmp_path / "absent.csv") == {}

@@ -289,7 +289,7 @@ def test_out_on_another_file_system_is_copied_then_renamed(tmp_path, monkeypatch
         ["sleepy"], "full", out, None, pc.SerialExecutor(), pc.CellCache(None),
         theory_tests=False,
     )  # fmt: skip
-    assert sorted(crossed) == ["REPORT.md", "sleepy.csv", "verdicts.csv"]
+    assert sorted(crossed) == ["REPORT.md", "cell_seconds.csv", "sleepy.csv", "verdicts.csv"]
     assert len(pd.read_csv(out / "data" / "sleepy.csv")) == 4
     assert (out / "REPORT.md").read_text().strip()
     assert not list(tmp_path.glob(".staging-*")) and not list(out.rglob("*.tmp"))

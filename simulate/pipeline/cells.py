@@ -38,15 +38,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from simulate.pipeline import cellfile, files, stops
@@ -371,12 +373,16 @@ def run_tasks(
     threads: int = 1,
     progress: bool = False,
     after_each: Callable[[int, int], None] | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> list[CellOutcome]:
     """Every task's outcome, in task order: cached cells are reused, the rest computed.
 
     The progress bar counts cells (with tqdm's rate and ETA); the cached ones are counted at
-    the start. ``after_each(k, m)`` is called when the k-th of the m cells to compute has finished
-    (once with k = 0 before the first).
+    the start. With ``weights`` (seconds per cell by ``Task.kind``, from an earlier run: a
+    cell of the catalogue's oracle costs a thousand of discretization's), it counts expected
+    seconds of work instead, so that its ETA does not assume every cell costs the same; a
+    kind without a weight counts the median weight. ``after_each(k, m)`` is called when the
+    k-th of the m cells to compute has finished (once with k = 0 before the first).
     """
     cache.remove_stale()
     outcomes: dict[int, CellOutcome] = {}
@@ -389,10 +395,17 @@ def run_tasks(
             outcomes[pos] = CellOutcome(task, rows, None, 0.0, reused=True)
     by_key = {(t.experiment, t.index): pos for pos, t in enumerate(tasks)}
     bar = None
+    weight = cell_weights(tasks, weights)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tasks), initial=len(outcomes), desc="cells", unit="cell")
+        if weights:
+            done_w = sum(weight[p] for p in outcomes)
+            bar = tqdm(total=round(sum(weight), 1), initial=round(done_w, 1), unit="s",
+                       desc="work (expected s)", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} "
+                       "s [{elapsed}<{remaining}{postfix}]")  # fmt: skip
+        else:
+            bar = tqdm(total=len(tasks), initial=len(outcomes), desc="cells", unit="cell")
     root = str(Path(cache.root).resolve()) if cache.root is not None else None
     try:
         if after_each is not None:
@@ -400,10 +413,12 @@ def run_tasks(
         running = executor.run(todo, root, threads)
         try:
             for done, outcome in enumerate(running, start=1):
-                outcomes[by_key[(outcome.task.experiment, outcome.task.index)]] = outcome
+                pos = by_key[(outcome.task.experiment, outcome.task.index)]
+                outcomes[pos] = outcome
                 if bar is not None:
-                    bar.set_postfix_str(outcome.task.experiment, refresh=False)
-                    bar.update(1)
+                    count = f"{len(outcomes)}/{len(tasks)} cells, " if weights else ""
+                    bar.set_postfix_str(count + outcome.task.experiment, refresh=False)
+                    bar.update(weight[pos] if weights else 1)
                 if after_each is not None:
                     after_each(done, len(todo))
         finally:
@@ -416,6 +431,14 @@ def run_tasks(
         if bar is not None:
             bar.close()
     return [outcomes[p] for p in range(len(tasks))]
+
+
+def cell_weights(tasks: Sequence[Task], weights: Mapping[str, float] | None) -> list[float]:
+    """Each task's expected seconds (``weights`` by ``Task.kind``; a kind without one, or a
+    non-positive or non-finite one, counts the median of the valid weights; 1 without any)."""
+    valid = {k: float(w) for k, w in (weights or {}).items() if math.isfinite(w) and w > 0}
+    fallback = float(np.median(list(valid.values()))) if valid else 1.0
+    return [valid.get(t.kind, fallback) for t in tasks]
 
 
 def run_in_process(module: Any, config: Any, progress: bool = False) -> pd.DataFrame:

@@ -102,6 +102,38 @@ class FiguresResult:
         return "\n".join(lines)
 
 
+#: Seconds per cell by kind, written by every run beside the tables and read by the next run
+#: in the same ``--out`` as the progress bar's weights (``cells.run_tasks``).
+CELL_SECONDS = "cell_seconds.csv"
+
+
+def read_cell_seconds(path: Path) -> dict[str, float]:
+    """{kind: seconds per cell} of an earlier run's ``CELL_SECONDS`` ({} if absent or
+    unreadable: the bar then counts cells)."""
+    try:
+        table = pd.read_csv(path)
+        return {str(k): float(v) for k, v in zip(table["kind"], table["seconds_per_cell"],
+                                                 strict=True)}  # fmt: skip
+    except (OSError, ValueError, KeyError, pd.errors.ParserError):
+        return {}
+
+
+def cell_seconds_table(outcomes: Sequence[Any], previous: dict[str, float]) -> pd.DataFrame:
+    """Mean seconds per computed cell by kind (compilation included); a kind whose cells
+    were all reused keeps its earlier value."""
+    total: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for o in outcomes:
+        if not o.reused:
+            total[o.task.kind] += o.seconds
+            count[o.task.kind] += 1
+    rows = {k: total[k] / count[k] for k in total}
+    rows.update({k: v for k, v in previous.items() if k not in rows})
+    return pd.DataFrame(
+        {"kind": sorted(rows), "seconds_per_cell": [round(rows[k], 4) for k in sorted(rows)]}
+    )
+
+
 def _failed_verdicts(module: Any, failed: list[Any]) -> list[judge.Verdict]:
     from theory.claims import get
 
@@ -154,10 +186,11 @@ def make_figures(
         if theory_tests and claim_run is None and done >= math.ceil(CLAIM_TESTS_AFTER * todo):
             claim_run = ClaimTestRun(Path(cache.root) if cache.root else None)
 
+    previous = read_cell_seconds(Path(out) / "data" / CELL_SECONDS)
     try:
         outcomes = run_tasks(
             tasks, executor, cache, threads=threads, progress=progress,
-            after_each=start_claim_tests,
+            after_each=start_claim_tests, weights=previous,
         )  # fmt: skip
     except BaseException:
         if claim_run is not None:
@@ -213,6 +246,9 @@ def make_figures(
                 seconds[f"{name}:figure"] += time.perf_counter() - t0
         pd.DataFrame([v.as_row() for v in verdicts]).to_csv(
             staging / "data" / "verdicts.csv", index=False
+        )
+        cell_seconds_table(outcomes, previous).to_csv(
+            staging / "data" / CELL_SECONDS, index=False
         )
         sections = {
             name: modules[name].report_section(df)
