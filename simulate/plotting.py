@@ -1011,6 +1011,10 @@ def plot_schedule_family(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("KL(data || output), nats (d = 10)")
     ax.set_title("Strasman et al.'s family, exact", fontsize=8)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def plot_diffusers_schedulers(df: pd.DataFrame) -> Figure:
     """diffusers' schedulers on the CIFAR-10 Gaussian (``experiments.diffusers_schedulers``):
     exact W2 to the data law and KL at the last noise level against NFE, log-log, one line
