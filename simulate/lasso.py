@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from simulate._kernels.lasso import _lasso_gram, _lasso_gram_serial
-from simulate._validation import check_finite_array, check_int, check_real
+from simulate._validation import checked, check_finite_array, check_int, check_real
 from simulate.linalg import least_squares
 
 __all__ = [
@@ -189,6 +189,7 @@ class GramProblem:
         return self.y_mean - W @ self.x_mean
 
 
+@checked
 def lasso(
     X: Any,
     y: Any,

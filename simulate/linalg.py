@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from simulate._validation import check_finite_array
+from simulate._validation import checked, check_finite_array
 
 __all__ = [
     "MATRIX_RTOL",
@@ -166,6 +166,7 @@ class StructuredMatrix:
         return StructuredMatrix(diag, index, block)
 
 
+@checked
 def union_index(*matrices: StructuredMatrix) -> np.ndarray:
     """The sorted union of the matrices' block coordinates."""
     index = matrices[0].index
@@ -174,6 +175,7 @@ def union_index(*matrices: StructuredMatrix) -> np.ndarray:
     return index
 
 
+@checked
 def least_squares(
     X: np.ndarray | None, Y: np.ndarray | None, G: np.ndarray, C: np.ndarray
 ) -> np.ndarray:
@@ -201,12 +203,14 @@ def least_squares(
     return np.linalg.lstsq(G, C, rcond=None)[0]
 
 
+@checked
 def psd_sqrt(c: np.ndarray) -> np.ndarray:
     """The symmetric square root of a PSD matrix (eigenvalues below 0 clipped to 0)."""
     w, v = linalg.eigh(0.5 * (c + c.T))
     return (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
 
 
+@checked
 def check_covariance(name: str, c: Any, rtol: float = MATRIX_RTOL) -> np.ndarray:
     """A finite, symmetric, positive semidefinite square matrix (within ``rtol`` of its scale).
 
@@ -226,6 +230,7 @@ def check_covariance(name: str, c: Any, rtol: float = MATRIX_RTOL) -> np.ndarray
     return c
 
 
+@checked
 def haar_orthonormal(rng: np.random.Generator, d: int, k: int) -> np.ndarray:
     """k Haar-distributed orthonormal columns in R^d: QR of a (d, k) Gaussian, signs fixed.
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from simulate._validation import checked
 __all__ = ["Fit", "fit_line", "fit_power_law", "fit_power_laws", "mean_ci"]
 
 #: Confidence level of every interval in the report.
@@ -37,6 +38,7 @@ class Fit:
         return f"{self.slope:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}]"
 
 
+@checked
 def fit_line(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
     """OLS fit of y on x with a two-sided ``level`` interval on the slope (needs n >= 3)."""
     x = np.asarray(x, dtype=np.float64)
@@ -56,6 +58,7 @@ def fit_line(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
     )
 
 
+@checked
 def fit_power_law(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
     """Exponent p of y ~ x^p: OLS of log y on log x (positive finite points only)."""
     x = np.asarray(x, dtype=np.float64)
@@ -64,6 +67,7 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
     return fit_line(np.log(x[keep]), np.log(y[keep]), level)
 
 
+@checked
 def mean_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
     """Mean of replicates and its t interval: (mean, low, high)."""
     v = np.asarray(values, dtype=np.float64)
@@ -74,6 +78,7 @@ def mean_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, flo
     return m, m - half, m + half
 
 
+@checked
 def fit_power_laws(
     columns: dict[str, np.ndarray], y: np.ndarray, level: float = LEVEL
 ) -> dict[str, Fit]:

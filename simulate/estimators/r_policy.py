@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simulate._validation import check_choice, check_int, check_real
+from simulate._validation import checked, check_choice, check_int, check_real
 from simulate.estimators.base import STREAM_CV_FOLDS, _check_per_step_input, _per_step
 from simulate.lasso import GramProblem
 
@@ -173,6 +173,7 @@ class CrossValidatedR:
 RPolicy = GivenR | RuleR | CrossValidatedR
 
 
+@checked
 def r_policy(
     r: Any = "rule", r_rule: str = "scaled", r_constant: float = RULE_CONSTANT, cv_folds: int = 5
 ) -> RPolicy:
