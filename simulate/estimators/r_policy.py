@@ -67,7 +67,7 @@ class GivenR:
     values: Any
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "values", _check_per_step_input("r", self.values))
+        object.__setattr__(self, "values", _check_per_step_input("values (r)", self.values))
 
     def per_step(self, T: int) -> np.ndarray:
         """The (T,) values r_t (an array's length must be T)."""
@@ -85,9 +85,9 @@ class RuleR:
     constant: float = RULE_CONSTANT
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", check_choice("r_rule", self.kind, ("scaled", "null")))
+        object.__setattr__(self, "kind", check_choice("kind (r_rule)", self.kind, ("scaled", "null")))
         object.__setattr__(
-            self, "constant", check_real("r_constant", self.constant, low=0.0, low_open=True)
+            self, "constant", check_real("constant (r_constant)", self.constant, low=0.0, low_open=True)
         )
 
     def factor(self, d: int, n: int) -> float:
@@ -133,7 +133,7 @@ class CrossValidatedR:
     folds: int = 5
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "folds", check_int("cv_folds", self.folds, low=2))
+        object.__setattr__(self, "folds", check_int("folds (cv_folds)", self.folds, low=2))
 
     def level_linear(
         self,
