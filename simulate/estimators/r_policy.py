@@ -32,6 +32,7 @@ from simulate.lasso import GramProblem
 __all__ = [
     "CV_GRID_DECADES",
     "CV_GRID_SIZE",
+    "CV_TIE_RTOL",
     "RULE_CONSTANT",
     "SCALED_RULE_MAX_ITER",
     "SCALED_RULE_RTOL",
@@ -39,6 +40,7 @@ __all__ = [
     "GivenR",
     "RPolicy",
     "RuleR",
+    "cv_choice",
     "r_policy",
 ]
 
@@ -55,6 +57,12 @@ SCALED_RULE_MAX_ITER = 20
 #: path from the largest value.
 CV_GRID_SIZE = 25
 CV_GRID_DECADES = 6.0
+#: Cross-validation's choice among near-ties: the largest level whose held-out loss is within
+#: a relative CV_TIE_RTOL of the minimum (a plain argmin flips between two levels whose
+#: losses agree to round-off, and with it r_t by a grid step, 0.25 decade; issue 32).
+#: 1e-9 is far above the losses' round-off (~1e-13 relative with polished lasso solutions,
+#: ``simulate.lasso.POLISH_KKT_RTOL``) and far below any loss difference that matters.
+CV_TIE_RTOL = 1e-9
 
 #: ``solve(problem, level, W_start, where) -> (W, gap, rr, sweeps)`` of the calling estimator.
 Solver = Callable[[GramProblem, float, np.ndarray, str], tuple]
@@ -163,7 +171,7 @@ class CrossValidatedR:
                 Wk = solve(sub, float(lam), Wk, f"{where}, cross-validation fold {k}")[0]
                 resid = y_val - x_val @ Wk.T
                 loss[g] += float(np.sum(resid * resid))
-        lam = float(grid[int(np.argmin(loss))])
+        lam = float(grid[cv_choice(loss)])
         return lam, solve(prob, lam, W, where)
 
     def label(self) -> str:
@@ -171,6 +179,14 @@ class CrossValidatedR:
 
 
 RPolicy = GivenR | RuleR | CrossValidatedR
+
+
+def cv_choice(loss: np.ndarray) -> int:
+    """Index of the largest level (first entry of a decreasing grid) whose loss is within
+    ``CV_TIE_RTOL`` (relative) of the minimum: a choice stable under round-off."""
+    loss = np.asarray(loss, dtype=np.float64)
+    best = float(np.min(loss))
+    return int(np.flatnonzero(loss <= best + CV_TIE_RTOL * abs(best))[0])
 
 
 @checked
