@@ -50,7 +50,7 @@ FAST_CASES_PER_FUNCTION = 16
 #: The issue's fuzz ran 3,817 cases; the full run must run at least as many.
 MIN_TOTAL_CASES = 3817
 #: A call that has not returned after this many seconds is a hang.
-HANG_SECONDS = 20.0
+HANG_SECONDS = 60.0
 
 #: Public modules outside the user-facing numerical API, and why they are not fuzzed here.
 EXCLUDED_MODULES = {
@@ -248,7 +248,9 @@ def _bad_values() -> st.SearchStrategy:
             ]
             + HUGE
         ),
-        st.integers(min_value=-(2**70), max_value=2**70),
+        # moderate integers (a valid size may be drawn: it must then run, so the range stays
+        # small enough to finish); the huge ones come from HUGE and must be refused at once
+        st.integers(min_value=-(10**6), max_value=5_000),
         st.floats(allow_nan=True, allow_infinity=True),
         st.builds(lambda: np.full((3, D), math.nan)),
         st.builds(lambda: np.zeros((2, 3, 5))),
@@ -350,6 +352,11 @@ def _non_finite(value: Any, depth: int = 0) -> str | None:
     return None
 
 
+#: Parameters whose user-facing name in messages is another word: ``check_covariance``'s
+#: matrix is named by its ``name`` argument (the baseline passes "cov").
+ALIASES = {("linalg.check_covariance", "c"): "cov"}
+
+
 def _names(message: str, name: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message) is not None
 
@@ -368,7 +375,8 @@ def classify(key: str, param: str, value: Any) -> str:
         return "hang"
     except (ValueError, TypeError) as error:
         message = str(error)
-        return "ok" if _names(message, param) else f"message does not name {param}: {message[:120]}"
+        word = ALIASES.get((key, param), param)
+        return "ok" if _names(message, word) else f"message does not name {param}: {message[:120]}"
     except Warning as warning:
         return f"warning {type(warning).__name__}: {str(warning)[:100]}"
     except Exception as error:  # noqa: BLE001 - the kind of the failure is the finding
