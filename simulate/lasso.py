@@ -144,8 +144,13 @@ class GramProblem:
         where: str,
         parallel: bool = True,
         failures: list[str] | None = None,
+        polish: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Solve all outputs at levels ``lam`` (m,), warm-started from ``W`` (modified).
+
+        ``polish`` (default) replaces each coordinate-descent solution by the exact KKT
+        solution on its active set when valid (``POLISH_KKT_RTOL``); cross-validation's fold
+        paths skip it (their losses are compared within ``CV_TIE_RTOL`` instead).
 
         Outputs with lam = 0 are solved as least squares (``simulate.linalg.least_squares``).
 
@@ -184,7 +189,8 @@ class GramProblem:
             W_r = W if every else np.ascontiguousarray(W[rest])
             g, r, sw = np.empty(rest.size), np.empty(rest.size), np.empty(rest.size, np.int64)
             kernel(self.G, C, yy, lam_r, W_r, tol, max_iter, g, r, sw)
-            self._polish(C, yy, lam_r, W_r, r)
+            if polish:
+                self._polish(C, yy, lam_r, W_r, r)
             if not every:
                 W[rest] = W_r
             gap[rest], rr[rest], sweeps[rest] = g, r, sw
@@ -296,7 +302,12 @@ def lasso(
     if coef_init is None:
         W = np.zeros((m, p))
     else:
-        W = np.array(check_finite_array("coef_init", coef_init), dtype=np.float64).reshape(m, p)
+        W = np.array(check_finite_array("coef_init", coef_init), dtype=np.float64)
+        if W.shape not in ((p,), (m, p)) or (W.ndim == 1 and m != 1):
+            raise ValueError(
+                f"coef_init must have shape ({p},) for one output or ({m}, {p}); got {W.shape}"
+            )
+        W = W.reshape(m, p)
     W, gap, _, sweeps = prob.solve(lam, W, tol, max_iter, "in lasso()", parallel)
     intercept = prob.intercept(W) if fit_intercept else np.zeros(m)
     converged = bool(np.all(gap <= tol * prob.yy))

@@ -80,9 +80,7 @@ EXCLUDED = {
     "score_check.ScoreCheck": "result record",
     "stats.Fit": "result record",
     "metrics.ScoreError": "result record",
-    "intrinsic.estimate_intrinsic_dim": "",  # placeholder replaced below (fuzzed)
 }
-EXCLUDED.pop("intrinsic.estimate_intrinsic_dim")
 
 D = 4
 K = 2
@@ -394,6 +392,11 @@ FINITE_PART: dict[str, Callable[[Any], Any]] = {
     "samplers.coefficients": lambda r: (r.A[1:], r.B[1:], r.C[1:]),
 }
 
+#: Functions whose fuzz still finds failures (issue 32 item 4 left open when this test was
+#: written): the kind of finding. Their cases run as non-strict expected failures, so the
+#: count includes them and a fix turns them into passes; remove an entry when it is fixed.
+KNOWN_OPEN: dict[str, str] = {}
+
 _COUNT = {"fast": 0, "full": 0}
 
 
@@ -442,9 +445,15 @@ def test_baseline_call_succeeds(key: str) -> None:
     assert _non_finite(FINITE_PART.get(key, lambda r: r)(result)) is None, key
 
 
+def _mark_open(key: str, request: pytest.FixtureRequest) -> None:
+    if key in KNOWN_OPEN:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_OPEN[key], strict=False))
+
+
 @pytest.mark.parametrize("key", FUZZED)
-def test_fuzz_fast(key: str) -> None:
+def test_fuzz_fast(key: str, request: pytest.FixtureRequest) -> None:
     """The default run: FAST_CASES_PER_FUNCTION cases per function."""
+    _mark_open(key, request)
 
     @_settings(FAST_CASES_PER_FUNCTION)
     @given(data=st.data())
@@ -456,8 +465,9 @@ def test_fuzz_fast(key: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", FUZZED)
-def test_fuzz_full(key: str) -> None:
+def test_fuzz_full(key: str, request: pytest.FixtureRequest) -> None:
     """The full budget: CASES_PER_FUNCTION cases per function (>= MIN_TOTAL_CASES in all)."""
+    _mark_open(key, request)
 
     @_settings(CASES_PER_FUNCTION)
     @given(data=st.data())
