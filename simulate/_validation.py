@@ -186,7 +186,12 @@ def check_points(x: Any, d: int, name: str = "x") -> np.ndarray:
 #: Annotation strings (as written, ``from __future__ import annotations``) checked by
 #: :func:`checked`, and the check of each. Other annotations (``Any``, models, callables'
 #: own protocols) are left to the function's own validation.
-_SCALAR_KINDS = {"int": "an integer", "float": "a real number", "bool": "True or False", "str": "a string"}
+_SCALAR_KINDS = {
+    "int": "an integer",
+    "float": "a real number",
+    "bool": "True or False",
+    "str": "a string",
+}
 
 
 def _type_ok(kind: str, value: Any) -> bool:

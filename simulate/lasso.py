@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from simulate._kernels.lasso import _lasso_gram, _lasso_gram_serial
+from simulate._kernels.lasso import _lasso_gap, _lasso_gram, _lasso_gram_serial
 from simulate._validation import checked, check_finite_array, check_int, check_real
 from simulate.linalg import least_squares
 
@@ -190,7 +190,7 @@ class GramProblem:
             g, r, sw = np.empty(rest.size), np.empty(rest.size), np.empty(rest.size, np.int64)
             kernel(self.G, C, yy, lam_r, W_r, tol, max_iter, g, r, sw)
             if polish:
-                self._polish(C, yy, lam_r, W_r, r)
+                self._polish(C, yy, lam_r, W_r, r, g)
             if not every:
                 W[rest] = W_r
             gap[rest], rr[rest], sweeps[rest] = g, r, sw
@@ -210,10 +210,17 @@ class GramProblem:
         return W, gap, rr, sweeps
 
     def _polish(
-        self, C: np.ndarray, yy: np.ndarray, lam: np.ndarray, W: np.ndarray, rr: np.ndarray
+        self,
+        C: np.ndarray,
+        yy: np.ndarray,
+        lam: np.ndarray,
+        W: np.ndarray,
+        rr: np.ndarray,
+        gap: np.ndarray,
     ) -> None:
         """Replace each row of ``W`` by the KKT solution on its active set when it is valid
-        (``POLISH_KKT_RTOL``); update its ``rr`` = yy - 2 c.w + w.G w. In place."""
+        (``POLISH_KKT_RTOL``); update its ``rr`` and duality ``gap`` (the kernel's
+        ``_lasso_gap`` at the polished point). In place."""
         from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
         G = self.G
@@ -234,13 +241,13 @@ class GramProblem:
             grad = C[j] - G[:, active] @ w_a
             inactive = np.ones(w.shape[0], dtype=bool)
             inactive[active] = False
-            bound = lam[j] * (1.0 + POLISH_KKT_RTOL) + POLISH_KKT_RTOL * float(np.max(np.abs(C[j])))
+            bound = lam[j] * (1.0 + POLISH_KKT_RTOL)
+            bound += POLISH_KKT_RTOL * float(np.max(np.abs(C[j])))
             if inactive.any() and float(np.max(np.abs(grad[inactive]))) > bound:
                 continue
             w[:] = 0.0
             w[active] = w_a
-            cw = float(C[j, active] @ w_a)
-            rr[j] = max(float(yy[j] - 2.0 * cw + w_a @ (G[np.ix_(active, active)] @ w_a)), 0.0)
+            gap[j], rr[j] = _lasso_gap(C[j], w, grad, yy[j], lam[j])
 
     def intercept(self, W: np.ndarray) -> np.ndarray:
         return self.y_mean - W @ self.x_mean

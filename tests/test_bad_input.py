@@ -133,7 +133,9 @@ KL_RTOL = 5e-14
 BOX_SCORE_RTOL = 1e-11
 
 
-@pytest.mark.parametrize("ratio", [1e-300, 1e-17, 1e-8, 0.3, 0.5, 1.0 - 2.0**-40, 1.0, 2.0, 7.0, 1e12])
+@pytest.mark.parametrize(
+    "ratio", [1e-300, 1e-17, 1e-8, 0.3, 0.5, 1.0 - 2.0**-40, 1.0, 2.0, 7.0, 1e12]
+)
 def test_kl_gaussian_exact_for_any_variance_ratio(ratio: float) -> None:
     import mpmath
 

@@ -46,7 +46,7 @@ from simulate import estimators, laws, linalg, models, schedules
 #: The full budget: cases per function in the slow run (x functions >= 3,817, the issue's count).
 CASES_PER_FUNCTION = 80
 #: Cases per function in the default run (keeps the CI time of this file under ~60 s).
-FAST_CASES_PER_FUNCTION = 16
+FAST_CASES_PER_FUNCTION = 12
 #: The issue's fuzz ran 3,817 cases; the full run must run at least as many.
 MIN_TOTAL_CASES = 3817
 #: A call that has not returned after this many seconds is a hang.
@@ -96,6 +96,10 @@ def _schedule() -> Any:
 
 def _points(n: int = 24, d: int = D, seed: int = 7) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, d))
+
+
+def _identity(d: int) -> Any:
+    return linalg.StructuredMatrix.dense(np.eye(d))
 
 
 def _law(seed: int = 1) -> Any:
@@ -173,8 +177,8 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
         "block": lambda: np.eye(2),
     },
     "linalg.psd_sqrt": {"c": lambda: np.eye(3) * 2.0},
-    "laws.GaussianLaw": {"mean": lambda: np.zeros(2), "cov": lambda: linalg.StructuredMatrix.dense(np.eye(2))},
-    "exact.GaussianLaw": {"mean": lambda: np.zeros(2), "cov": lambda: linalg.StructuredMatrix.dense(np.eye(2))},
+    "laws.GaussianLaw": {"mean": lambda: np.zeros(2), "cov": lambda: _identity(2)},
+    "exact.GaussianLaw": {"mean": lambda: np.zeros(2), "cov": lambda: _identity(2)},
     "exact.output_law": {"estimator": _model},
     "estimators.as_estimator": {"obj": _model},
     "models.as_model": {"obj": _model},
@@ -191,12 +195,18 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
     "estimators.L1EmpiricalDSM": {"*args": lambda: (_model(), 32)},
     "estimators.L1LinearDSM": {"*args": lambda: (_model(), 32)},
     "lasso.GramProblem": {"fit_intercept": lambda: True},
-    "samplers.ode_stages": {"schedule": lambda: schedules.vp_sde(N=10), "sampler": lambda: "pf_euler"},
+    "samplers.ode_stages": {
+        "schedule": lambda: schedules.vp_sde(N=10),
+        "sampler": lambda: "pf_euler",
+    },
     "estimators.L1NetworkDSM": {"data": _model, "n": lambda: 32, "iterations": lambda: 2},
     "estimators.LinearDSM": {"data": _model, "n": lambda: 32},
     "estimators.Empirical": {"data": _model, "n": lambda: 32},
     "estimators.Exact": {"model": _model},
-    "estimators.memorization": {"samples": lambda: _points(10, seed=5), "points": lambda: _points(24)},
+    "estimators.memorization": {
+        "samples": lambda: _points(10, seed=5),
+        "points": lambda: _points(24),
+    },
     "estimators.GivenR": {"values": lambda: 0.5},
     "metrics.score_error": {"n_eval": lambda: 50},
     "metrics.denoiser_loss": {"points": lambda: _points(24)},
@@ -205,8 +215,14 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
     "sparsity.measure_sparsity": {"n": lambda: 50},
     "sparsity.top_mass_share": {"v": lambda: np.array([[3.0, 1.0, 0.5, 0.0]])},
     "sparsity.effective_sparsity": {"v": lambda: np.array([[3.0, 1.0, 0.5, 0.0]])},
-    "stats.fit_line": {"x": lambda: np.array([1.0, 2.0, 3.0, 4.0]), "y": lambda: np.array([2.0, 4.1, 5.9, 8.0])},
-    "stats.fit_power_law": {"x": lambda: np.array([1.0, 2.0, 4.0, 8.0]), "y": lambda: np.array([1.0, 0.51, 0.24, 0.13])},
+    "stats.fit_line": {
+        "x": lambda: np.array([1.0, 2.0, 3.0, 4.0]),
+        "y": lambda: np.array([2.0, 4.1, 5.9, 8.0]),
+    },
+    "stats.fit_power_law": {
+        "x": lambda: np.array([1.0, 2.0, 4.0, 8.0]),
+        "y": lambda: np.array([1.0, 0.51, 0.24, 0.13]),
+    },
     "stats.fit_power_laws": {"y": lambda: np.array([1.0, 0.51, 0.24, 0.13])},
     "stats.mean_ci": {"values": lambda: np.array([1.0, 2.0, 4.0])},
     "schedules.Schedule": {"name": lambda: "custom", "beta": lambda: np.full(10, 0.05)},
@@ -248,7 +264,7 @@ def _bad_values() -> st.SearchStrategy:
         ),
         # moderate integers (a valid size may be drawn: it must then run, so the range stays
         # small enough to finish); the huge ones come from HUGE and must be refused at once
-        st.integers(min_value=-(10**6), max_value=5_000),
+        st.integers(min_value=-(10**6), max_value=2_000),
         st.floats(allow_nan=True, allow_infinity=True),
         st.builds(lambda: np.full((3, D), math.nan)),
         st.builds(lambda: np.zeros((2, 3, 5))),
@@ -395,7 +411,66 @@ FINITE_PART: dict[str, Callable[[Any], Any]] = {
 #: Functions whose fuzz still finds failures (issue 32 item 4 left open when this test was
 #: written): the kind of finding. Their cases run as non-strict expected failures, so the
 #: count includes them and a fix turns them into passes; remove an entry when it is fixed.
-KNOWN_OPEN: dict[str, str] = {}
+KNOWN_OPEN: dict[str, str] = {
+    "divergences.prdc": "message does not name fake",
+    "estimators.Empirical": "message does not name data",
+    "estimators.L1DSM": "message does not name data",
+    "estimators.L1LinearDSM": "message does not name fit_intercept",
+    "estimators.LinearDSM": "message does not name data; message does not name fit_intercept",
+    "estimators.Perturbed": "message does not name base",
+    "estimators.as_estimator": "message does not name obj",
+    "exact.output_law": "message does not name estimator",
+    "lasso.GramProblem": (
+        "AttributeError (X); "
+        "AttributeError (Y); "
+        "message does not name X; "
+        "message does not name Y; "
+        "message does not name fit_intercept; "
+        "warning RuntimeWarning (Y)"
+    ),
+    "linalg.StructuredMatrix": (
+        "OverflowError (index); "
+        "message does not name index; "
+        "warning RuntimeWarning (index)"
+    ),
+    "linalg.least_squares": "error (G); message does not name C",
+    "metrics.denoiser_loss": "message does not name estimator; message does not name points",
+    "metrics.score_error": "message does not name estimator",
+    "models.Box": "message does not name high; message does not name low",
+    "models.SubspaceGaussian": "message does not name rotate",
+    "models.UserModel": "message does not name obj",
+    "models.as_model": "message does not name obj",
+    "models.bessel_ratio": "message does not name x",
+    "models.denoiser_from_score": "message does not name score; message does not name x",
+    "models.score_from_denoiser": (
+        "message does not name denoised; "
+        "message does not name x; "
+        "warning RuntimeWarning (denoised)"
+    ),
+    "samplers.resolve_sampler": "message does not name variance",
+    "samplers.sample": (
+        "hang (n); "
+        "hang (path_steps); "
+        "message does not name estimator; "
+        "message does not name path"
+    ),
+    "schedules.Schedule": "message does not name beta; non-finite output (name)",
+    "schedules.VPSchedule": (
+        "message does not name beta_max; "
+        "message does not name beta_min; "
+        "non-finite output (eps)"
+    ),
+    "schedules.from_beta": "message does not name beta",
+    "schedules.li": "message does not name c0",
+    "score_check.check_score": "hang (n); message does not name alpha_bars",
+    "sparsity.measure_sparsity": "message does not name alpha_bars",
+    "sparsity.top_mass_share": "message does not name v",
+    "stats.fit_power_laws": (
+        "IndexError (columns); "
+        "message does not name columns; "
+        "message does not name y"
+    ),
+}
 
 _COUNT = {"fast": 0, "full": 0}
 

@@ -657,7 +657,8 @@ _BOX_NARROW = 1e-4
 
 @jit
 def _langevin(y):
-    """L(y) = coth(y) - 1/y, the mean of u / h under the density prop. to exp(y u / h) on [-h, h]."""
+    """L(y) = coth(y) - 1/y: the mean of u / h under the density prop. to exp(y u / h) on
+    [-h, h] (the Langevin function; its series below |y| = 1e-3)."""
     ay = abs(y)
     if ay < 1e-3:
         y2 = y * y

@@ -96,10 +96,11 @@ class RuleR:
     constant: float = RULE_CONSTANT
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", check_choice("kind (r_rule)", self.kind, ("scaled", "null")))
-        object.__setattr__(
-            self, "constant", check_real("constant (r_constant)", self.constant, low=0.0, low_open=True)
-        )
+        # named by both the field and the estimators' keyword (r_rule, r_constant)
+        kind = check_choice("kind (r_rule)", self.kind, ("scaled", "null"))
+        constant = check_real("constant (r_constant)", self.constant, low=0.0, low_open=True)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "constant", constant)
 
     def factor(self, d: int, n: int) -> float:
         """c sqrt(2 log d / n): r per unit of residual scale."""
