@@ -45,17 +45,24 @@ def fit_line(x: np.ndarray, y: np.ndarray, level: float = LEVEL) -> Fit:
     """OLS fit of y on x with a two-sided ``level`` interval on the slope (needs n >= 3)."""
     x, y, level = _vector("x", x), _vector("y", y), _level(level)
     if x.shape != y.shape or x.size < 3:
-        raise ValueError(f"fit_line needs >= 3 paired points, got {x.size}")
+        raise ValueError(
+            f"x and y must be paired (the same length) with >= 3 points; got {x.size} and {y.size}"
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite (a line fit of NaN or inf has no meaning)")
+    if np.ptp(x) == 0.0:
+        raise ValueError(f"x must take at least two values, got all x = {x[0]:g}")
     res = sps.linregress(x, y)
     q = sps.t.ppf(0.5 + level / 2, x.size - 2)
-    half = q * res.stderr
+    half = q * res.stderr if np.ptp(y) > 0.0 else 0.0  # y constant: an exact, flat line
     return Fit(
         float(res.slope),
         float(res.slope - half),
         float(res.slope + half),
         float(res.intercept),
         int(x.size),
-        float(res.rvalue**2),
+        # y constant: rvalue is 0/0, but the (flat) line is exact, so r^2 = 1
+        float(res.rvalue**2) if np.ptp(y) > 0.0 else 1.0,
     )
 
 
