@@ -28,6 +28,8 @@ __all__ = [
     "LASSO_TOL",
     "POLISH_KKT_RTOL",
     "POLISH_MAX_ACTIVE",
+    "POLISH_PRUNE_PASSES",
+    "POLISH_ZERO_RTOL",
     "GramProblem",
     "LassoConvergenceWarning",
     "LassoResult",
@@ -56,6 +58,13 @@ LASSO_PARALLEL_WORK = 2**26
 #: stopped, i.e. on the BLAS round-off of G (issue 32: that noise flipped the scaled rule's
 #: stopping iteration and cross-validation's argmin).
 POLISH_KKT_RTOL = 1e-9
+#: A polished coefficient at most POLISH_ZERO_RTOL times its row's largest is set to zero
+#: and the KKT system solved again without it (at most POLISH_PRUNE_PASSES times): such a
+#: coefficient sits at the KKT boundary (|c_k - G_kA w_A| = lam to ~1e-9 relative), where
+#: coordinate descent leaves it exactly 0 or tiny depending on round-off, and the number of
+#: non-zeros (nnz_mean) jumped with it (4.3% in one r_sensitivity row, measured).
+POLISH_ZERO_RTOL = 1e-9
+POLISH_PRUNE_PASSES = 3
 #: Largest active set polished (a Cholesky of |A|^3 / 3 flops per output; above it the
 #: coordinate-descent solution is kept as it is).
 POLISH_MAX_ACTIVE = 512
@@ -230,13 +239,25 @@ class GramProblem:
             if active.size == 0 or active.size > POLISH_MAX_ACTIVE:
                 continue
             sign = np.sign(w[active])
-            rhs = C[j, active] - lam[j] * sign
-            try:
-                factor = cho_factor(G[np.ix_(active, active)], lower=True, check_finite=False)
-            except LinAlgError:
-                continue  # G_AA singular: the solution is not unique; keep coordinate descent
-            w_a = cho_solve(factor, rhs, check_finite=False)
-            if not np.all(np.isfinite(w_a)) or np.any(np.sign(w_a) != sign):
+            w_a = None
+            for _ in range(POLISH_PRUNE_PASSES):
+                try:
+                    factor = cho_factor(
+                        G[np.ix_(active, active)], lower=True, check_finite=False
+                    )
+                except LinAlgError:
+                    w_a = None  # G_AA singular: not unique; keep coordinate descent
+                    break
+                w_a = cho_solve(factor, C[j, active] - lam[j] * sign, check_finite=False)
+                if not np.all(np.isfinite(w_a)) or np.any(np.sign(w_a) != sign):
+                    w_a = None
+                    break
+                small = np.abs(w_a) <= POLISH_ZERO_RTOL * float(np.max(np.abs(w_a)))
+                if not small.any():
+                    break
+                active, sign = active[~small], sign[~small]  # at the boundary: zero them
+                w_a = None
+            if w_a is None:
                 continue
             grad = C[j] - G[:, active] @ w_a
             inactive = np.ones(w.shape[0], dtype=bool)

@@ -10,7 +10,8 @@ These tests perturb what the fits see by round-off alone and compare every value
 * ``scaled``: the training design and targets scaled by 1 + 2**-50.
 
 Columns in ``FITTED`` must agree within ``FITTED_RTOL``; ``TIMING`` columns are wall-clock
-and not compared; every other column must be bit-identical. A column that moves and is not
+and not compared; every other column must be bit-identical, including ``nnz_mean`` (the
+active sets: coefficients at the KKT boundary are zeroed by ``simulate.lasso.POLISH_ZERO_RTOL``). A column that moves and is not
 declared fails the test, so a new fitted column has to be declared with its tolerance.
 
 Tests and CI never set ``OPENBLAS_CORETYPE`` (some processors need it for safety).
