@@ -58,7 +58,8 @@ LASSO_PARALLEL_WORK = 2**26
 #: stopped, i.e. on the BLAS round-off of G (issue 32: that noise flipped the scaled rule's
 #: stopping iteration and cross-validation's argmin).
 POLISH_KKT_RTOL = 1e-9
-#: A polished coefficient at most POLISH_ZERO_RTOL times its row's largest is set to zero
+#: A polished coefficient at most POLISH_ZERO_RTOL times its row's scale (its largest, or
+#: sqrt(||y||^2 / n / max G_kk) when all are tiny, as at lam = lam_max) is set to zero
 #: and the KKT system solved again without it (at most POLISH_PRUNE_PASSES times): such a
 #: coefficient sits at the KKT boundary (|c_k - G_kA w_A| = lam to ~1e-9 relative), where
 #: coordinate descent leaves it exactly 0 or tiny depending on round-off, and the number of
@@ -241,6 +242,9 @@ class GramProblem:
             sign = np.sign(w[active])
             w_a = None
             for _ in range(POLISH_PRUNE_PASSES):
+                if active.size == 0:
+                    w_a = np.empty(0)
+                    break
                 try:
                     factor = cho_factor(
                         G[np.ix_(active, active)], lower=True, check_finite=False
@@ -249,17 +253,24 @@ class GramProblem:
                     w_a = None  # G_AA singular: not unique; keep coordinate descent
                     break
                 w_a = cho_solve(factor, C[j, active] - lam[j] * sign, check_finite=False)
-                if not np.all(np.isfinite(w_a)) or np.any(np.sign(w_a) != sign):
+                if not np.all(np.isfinite(w_a)):
                     w_a = None
                     break
-                small = np.abs(w_a) <= POLISH_ZERO_RTOL * float(np.max(np.abs(w_a)))
+                # the coefficients' scale: the largest, or sqrt(yy / G_kk) (y per unit of x)
+                g_max = float(np.max(np.diag(G)[active]))
+                natural = np.sqrt(yy[j] / g_max) if g_max > 0 else 0.0
+                scale = max(float(np.max(np.abs(w_a))), natural)
+                small = np.abs(w_a) <= POLISH_ZERO_RTOL * scale
+                if np.any((np.sign(w_a) != sign) & ~small):
+                    w_a = None  # a sign flipped: the active set is not the solution's
+                    break
                 if not small.any():
                     break
                 active, sign = active[~small], sign[~small]  # at the boundary: zero them
                 w_a = None
             if w_a is None:
                 continue
-            grad = C[j] - G[:, active] @ w_a
+            grad = C[j] - G[:, active] @ w_a if active.size else C[j].copy()
             inactive = np.ones(w.shape[0], dtype=bool)
             inactive[active] = False
             bound = lam[j] * (1.0 + POLISH_KKT_RTOL)
