@@ -368,7 +368,14 @@ def _non_finite(value: Any, depth: int = 0) -> str | None:
 
 #: Parameters whose user-facing name in messages is another word: ``check_covariance``'s
 #: matrix is named by its ``name`` argument (the baseline passes "cov").
-ALIASES = {("linalg.check_covariance", "c"): "cov"}
+#: The r policies' messages name the estimators' keywords (``simulate.estimators.r_policy``).
+ALIASES = {
+    ("linalg.check_covariance", "c"): "cov",
+    ("estimators.RuleR", "kind"): "r_rule",
+    ("estimators.RuleR", "constant"): "r_constant",
+    ("estimators.CrossValidatedR", "folds"): "cv_folds",
+    ("estimators.GivenR", "values"): "r",
+}
 
 
 def _names(message: str, name: str) -> bool:

@@ -13,7 +13,8 @@ policy                     r_t
 =========================  ================================================================
 
 :func:`r_policy` turns the estimators' keyword arguments (``r``, ``r_rule``, ``r_constant``,
-``cv_folds``) into one of these, so the choice is validated once, in one place.
+``cv_folds``) into one of these, so the choice is validated once, in one place; error
+messages name those keywords (the names users write), also when a policy is built directly.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class GivenR:
     values: Any
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "values", _check_per_step_input("values (r)", self.values))
+        object.__setattr__(self, "values", _check_per_step_input("r", self.values))
 
     def per_step(self, T: int) -> np.ndarray:
         """The (T,) values r_t (an array's length must be T)."""
@@ -96,9 +97,9 @@ class RuleR:
     constant: float = RULE_CONSTANT
 
     def __post_init__(self) -> None:
-        # named by both the field and the estimators' keyword (r_rule, r_constant)
-        kind = check_choice("kind (r_rule)", self.kind, ("scaled", "null"))
-        constant = check_real("constant (r_constant)", self.constant, low=0.0, low_open=True)
+        # messages name the estimators' keywords (r_rule, r_constant), the names users write
+        kind = check_choice("r_rule", self.kind, ("scaled", "null"))
+        constant = check_real("r_constant", self.constant, low=0.0, low_open=True)
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "constant", constant)
 
@@ -145,7 +146,7 @@ class CrossValidatedR:
     folds: int = 5
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "folds", check_int("folds (cv_folds)", self.folds, low=2))
+        object.__setattr__(self, "folds", check_int("cv_folds", self.folds, low=2))
 
     def level_linear(
         self,
