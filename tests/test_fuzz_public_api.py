@@ -419,6 +419,20 @@ FINITE_PART: dict[str, Callable[[Any], Any]] = {
 #: written): the kind of finding. Their cases run as non-strict expected failures, so the
 #: count includes them and a fix turns them into passes; remove an entry when it is fixed.
 KNOWN_OPEN: dict[str, str] = {
+    "estimators.L1NetworkDSM": "message does not name data (full budget)",
+    "estimators.memorization": "warning RuntimeWarning (empty input, full budget)",
+    "models.Torus": "MemoryError for a huge size: no upper bound (full budget)",
+    "sparsity.effective_sparsity": "message does not name v for an empty v (full budget)",
+    "stats.fit_power_law": "message does not name x for an empty x (full budget)",
+    "estimators.lasso": "message does not name X for an empty X (full budget)",
+    "lasso.lasso": "message does not name X for an empty X (full budget)",
+    "models.Digits": "warning RuntimeWarning overflow (full budget)",
+    "models.PaperToy3D": "MemoryError for a huge size: no upper bound (full budget)",
+    "models.Sphere": "MemoryError for a huge size: no upper bound (full budget)",
+    "schedules.cosine": "MemoryError for T = 10**18: no upper bound on T (full budget)",
+    "schedules.li_paper": "MemoryError for T = 10**18: no upper bound on T (full budget)",
+    "schedules.linear": "MemoryError for T = 10**18: no upper bound on T (full budget)",
+    "schedules.vp_sde": "message does not name beta_min (full budget)",
     "divergences.prdc": "message does not name fake",
     "estimators.Empirical": "message does not name data",
     "estimators.L1DSM": "message does not name data",
