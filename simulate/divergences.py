@@ -39,7 +39,7 @@ from scipy.spatial.distance import cdist
 
 from scipy.special import logsumexp
 
-from simulate._validation import check_finite_array, check_int
+from simulate._validation import checked, MAX_DRAWS, check_finite_array, check_int, check_seed
 from simulate.laws import GaussianLaw
 from simulate.metrics import kl_gaussian
 from simulate.models.mixtures import _Mixture
@@ -97,6 +97,7 @@ def median_bandwidth(x: np.ndarray, y: np.ndarray, max_points: int = 1000) -> fl
     return float(np.median(dist[np.triu_indices(z.shape[0], k=1)]))
 
 
+@checked
 def mmd2(a: Any, b: Any, bandwidth: float | None = None) -> Estimate:
     """Unbiased MMD^2 with a Gaussian kernel (module docstring); bandwidth h by the median
     heuristic unless given."""
@@ -107,6 +108,7 @@ def mmd2(a: Any, b: Any, bandwidth: float | None = None) -> Estimate:
     return _ustat(x, y, lambda dist: np.exp(-(dist * dist) / (2.0 * h * h)))
 
 
+@checked
 def energy(a: Any, b: Any) -> Estimate:
     """Unbiased energy distance (module docstring): the U-statistic of h with k = -||x - y||."""
     x, y = _pair(a, b)
@@ -123,6 +125,7 @@ def _kth_neighbour_radius(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+@checked
 def prdc(real: Any, fake: Any, k: int = 5) -> dict[str, float]:
     """Precision, recall, density and coverage of ``fake`` against ``real`` (Naeem et al.
     2020, eqs. 1-4), with the k-nearest-neighbour balls of each sample.
@@ -158,6 +161,12 @@ def prdc(real: Any, fake: Any, k: int = 5) -> dict[str, float]:
     }
 
 
+#: Most replicates of :func:`noise_floor` (each draws two samples; 10**4 is far beyond any
+#: use, and a fuzzed 10**18 would never return).
+MAX_REPLICATES = 10_000
+
+
+@checked
 def noise_floor(
     sample: Callable[[int, np.random.Generator], np.ndarray],
     m: int,
@@ -170,8 +179,13 @@ def noise_floor(
     ``sample(m, rng)`` draws data (a model's ``sample``); replicate r compares the draws of
     ``numpy.random.default_rng([seed, 2r])`` and ``default_rng([seed, 2r + 1])``.
     """
-    m = check_int("m", m, low=2)
-    replicates = check_int("replicates", replicates, low=1)
+    if not callable(sample):
+        raise TypeError(f"sample must be a callable sample(m, rng), got {type(sample).__name__}")
+    if not callable(metric):
+        raise TypeError(f"metric must be a callable metric(a, b), got {type(metric).__name__}")
+    m = check_int("m", m, low=2, high=MAX_DRAWS)
+    replicates = check_int("replicates", replicates, low=1, high=MAX_REPLICATES)
+    seed = check_seed(seed)
     out = []
     for r in range(replicates):
         a = sample(m, np.random.default_rng([seed, 2 * r]))
@@ -180,6 +194,7 @@ def noise_floor(
     return out
 
 
+@checked
 def start_kl(model: Any, schedule: Schedule, n: int = 2000, seed: int = 0) -> Estimate:
     """KL(q_T || N(0, I)): the distance of the sampler's start Y_T ~ N(0, I) from q_T, the law
     of X_T = sqrt(abar_T) X_0 + sqrt(1 - abar_T) W (SCIENCE.md 1.1), with its standard error.
@@ -198,7 +213,8 @@ def start_kl(model: Any, schedule: Schedule, n: int = 2000, seed: int = 0) -> Es
     """
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-    n = check_int("n", n, low=2)
+    n = check_int("n", n, low=2, high=MAX_DRAWS)
+    seed = check_seed(seed)
     level = schedule.level(schedule.T)
     abar, v = float(level), float(level.v)
     if hasattr(model, "noised_law"):

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from simulate._validation import checked
 from simulate.estimators import AffineScore, as_estimator
 from simulate.laws import GaussianLaw
 from simulate.models.base import GaussianModel
@@ -29,6 +30,7 @@ from simulate.schedules import Schedule
 __all__ = ["GaussianLaw", "output_law", "target_law"]
 
 
+@checked
 def target_law(model: Any, schedule: Schedule, t: int = 1) -> GaussianLaw:
     """q_t = law(X_t) of a Gaussian model (default t = 1: the law p_1 is compared with)."""
     if not isinstance(model, GaussianModel):
@@ -36,6 +38,7 @@ def target_law(model: Any, schedule: Schedule, t: int = 1) -> GaussianLaw:
     return model.noised_law(schedule.level(t))
 
 
+@checked
 def output_law(
     estimator: Any,
     schedule: Schedule,

@@ -46,13 +46,14 @@ from typing import Any
 
 import numpy as np
 
-from simulate._validation import check_choice, check_finite_array, check_int
+from simulate._validation import checked, check_choice, check_finite_array, check_int
 
 __all__ = ["ID_METHODS", "estimate_intrinsic_dim"]
 
 ID_METHODS: tuple[str, ...] = ("twonn", "mle")
 
 
+@checked
 def estimate_intrinsic_dim(x: Any, method: str = "twonn", n_neighbors: int = 20) -> float:
     """Estimate the intrinsic dimension of the rows of ``x``.
 

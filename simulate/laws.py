@@ -20,14 +20,20 @@ from typing import Any
 import numpy as np
 
 from simulate._validation import check_finite_array
-from simulate.linalg import StructuredMatrix
+from simulate.linalg import MATRIX_RTOL, StructuredMatrix, check_covariance
 
 __all__ = ["GaussianLaw"]
 
 
 @dataclass(frozen=True, eq=False)
 class GaussianLaw:
-    """N(mean, cov) on R^d, ``cov`` a :class:`~simulate.linalg.StructuredMatrix`."""
+    """N(mean, cov) on R^d, ``cov`` a :class:`~simulate.linalg.StructuredMatrix`.
+
+    The covariance is validated at construction: its diagonal part non-negative and its dense
+    block symmetric and positive semidefinite, each within ``MATRIX_RTOL`` times the matrix's
+    largest entry (:func:`simulate.linalg.check_covariance`); otherwise ValueError naming
+    ``cov``.
+    """
 
     mean: np.ndarray
     cov: StructuredMatrix
@@ -41,6 +47,7 @@ class GaussianLaw:
             )
         if self.cov.d != mean.shape[0]:
             raise ValueError(f"cov has d={self.cov.d}, mean has d={mean.shape[0]} (must match)")
+        _check_psd(self.cov)
         object.__setattr__(self, "mean", mean)
 
     @classmethod
@@ -70,3 +77,20 @@ class GaussianLaw:
     def cov_matrix(self) -> np.ndarray:
         """The covariance as a dense (d, d) array."""
         return self.cov.to_dense()
+
+
+def _check_psd(cov: StructuredMatrix) -> None:
+    """Diagonal part >= 0 and block symmetric PSD, within MATRIX_RTOL of the largest entry."""
+    diag = cov.diag[cov.off_block()]
+    scale = max(
+        float(np.max(np.abs(diag))) if diag.size else 0.0,
+        float(np.max(np.abs(cov.block))) if cov.block.size else 0.0,
+        1.0,
+    )
+    if diag.size and float(np.min(diag)) < -MATRIX_RTOL * scale:
+        i = int(np.flatnonzero(cov.off_block())[int(np.argmin(diag))])
+        raise ValueError(
+            f"cov must be positive semidefinite; variance {cov.diag[i]:.3g} < 0 at coordinate {i}"
+        )
+    if cov.block.size:
+        check_covariance("cov", cov.block, rtol=MATRIX_RTOL)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from simulate._validation import check_finite_array
+from simulate._validation import check_finite_array, check_int, check_real, checked
 
 __all__ = [
     "MATRIX_RTOL",
@@ -48,6 +48,8 @@ MATRIX_RTOL = 1e-10
 #: relative accuracy, so at most ~2e-10 here (the SVD answers the rest, and every
 #: rank-deficient problem, with its minimum-norm solution).
 NORMAL_EQUATIONS_MIN_RCOND = 1e-6
+#: Largest dimension of a dense (d, d) float64 matrix drawn here (0.8 GB at the cap).
+MAX_DENSE_D = 10_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +168,7 @@ class StructuredMatrix:
         return StructuredMatrix(diag, index, block)
 
 
+@checked
 def union_index(*matrices: StructuredMatrix) -> np.ndarray:
     """The sorted union of the matrices' block coordinates."""
     index = matrices[0].index
@@ -174,6 +177,7 @@ def union_index(*matrices: StructuredMatrix) -> np.ndarray:
     return index
 
 
+@checked
 def least_squares(
     X: np.ndarray | None, Y: np.ndarray | None, G: np.ndarray, C: np.ndarray
 ) -> np.ndarray:
@@ -201,17 +205,25 @@ def least_squares(
     return np.linalg.lstsq(G, C, rcond=None)[0]
 
 
+@checked
 def psd_sqrt(c: np.ndarray) -> np.ndarray:
     """The symmetric square root of a PSD matrix (eigenvalues below 0 clipped to 0)."""
+    c = check_finite_array("c", c, ndim=2)
+    if c.shape[0] != c.shape[1]:
+        raise ValueError(f"c must be square, got shape {c.shape}")
     w, v = linalg.eigh(0.5 * (c + c.T))
     return (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
 
 
+@checked
 def check_covariance(name: str, c: Any, rtol: float = MATRIX_RTOL) -> np.ndarray:
     """A finite, symmetric, positive semidefinite square matrix (within ``rtol`` of its scale).
 
     Raises ValueError naming ``name`` with the asymmetry or the smallest eigenvalue.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    rtol = check_real("rtol", rtol, low=0.0)
     c = check_finite_array(name, c, ndim=2)
     if c.shape[0] != c.shape[1]:
         raise ValueError(f"{name} must be square, got shape {c.shape}")
@@ -226,10 +238,15 @@ def check_covariance(name: str, c: Any, rtol: float = MATRIX_RTOL) -> np.ndarray
     return c
 
 
+@checked
 def haar_orthonormal(rng: np.random.Generator, d: int, k: int) -> np.ndarray:
     """k Haar-distributed orthonormal columns in R^d: QR of a (d, k) Gaussian, signs fixed.
 
     Fixing the signs of R's diagonal makes the law exactly Haar (Mezzadri 2007).
     """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    d = check_int("d", d, low=1, high=MAX_DENSE_D)
+    k = check_int("k", k, low=1, high=d)
     q, r = np.linalg.qr(rng.standard_normal((d, k)))
     return np.ascontiguousarray(q * np.sign(np.diag(r)))

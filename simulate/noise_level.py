@@ -20,6 +20,7 @@ the accurate complement rides along with it.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 __all__ = ["NoiseLevel", "noise_scales", "noise_variance"]
@@ -42,8 +43,9 @@ class NoiseLevel(float):
     v: float
 
     def __new__(cls, alpha_bar: Any, v: Any = None) -> NoiseLevel:
-        self = super().__new__(cls, float(alpha_bar))
-        self.v = 1.0 - float(alpha_bar) if v is None else float(v)
+        value = _level("alpha_bar", alpha_bar)
+        self = super().__new__(cls, value)
+        self.v = 1.0 - value if v is None else _level("v", v)
         return self
 
     def __repr__(self) -> str:
@@ -53,13 +55,25 @@ class NoiseLevel(float):
         return (NoiseLevel, (float(self), self.v))
 
 
+def _level(name: str, value: Any) -> float:
+    """``value`` as a finite float in [0, 1] (a noise level or its complement); else raise."""
+    if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None:
+        value = value.item()  # a 0-d NumPy array or scalar
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1], got {value!r}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}={value} is out of range; allowed: real in [0, 1]")
+    return value
+
+
 def noise_variance(alpha_bar: Any) -> float:
     """v = 1 - abar: the accurate ``alpha_bar.v`` of a :class:`NoiseLevel`, else 1 - abar."""
     if isinstance(alpha_bar, NoiseLevel):
         return alpha_bar.v
-    return 1.0 - float(alpha_bar)
+    return 1.0 - _level("alpha_bar", alpha_bar)
 
 
 def noise_scales(alpha_bar: Any) -> tuple[float, float]:
     """(a, v) = (sqrt(abar), 1 - abar) of a noise level (``v`` accurate for a NoiseLevel)."""
-    return math.sqrt(float(alpha_bar)), noise_variance(alpha_bar)
+    return math.sqrt(_level("alpha_bar", alpha_bar)), noise_variance(alpha_bar)

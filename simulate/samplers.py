@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from simulate import _kernels
-from simulate._validation import check_choice, check_int, check_seed
+from simulate._validation import checked, check_choice, check_int, check_seed
 from simulate.estimators import Estimator, Exact, as_estimator
 from simulate.noise_level import NoiseLevel
 from simulate.schedules import Schedule, VPSchedule
@@ -152,6 +152,7 @@ def check_start(schedule: Schedule, d: int, stacklevel: int = 2) -> float:
 DEFAULT_CHUNK = 16384
 
 
+@checked
 def resolve_sampler(schedule: Schedule, sampler: Any = None, variance: Any = None) -> str:
     """The public name of the sampler requested by ``sampler=`` (or the deprecated
     ``variance=``), checked against the kind of ``schedule``.
@@ -207,6 +208,7 @@ class SamplerCoefficients:
         return self.sampler
 
 
+@checked
 def coefficients(schedule: Schedule, sampler: str) -> SamplerCoefficients:
     """Per-step coefficients of a one-stage ``sampler`` on ``schedule`` (module docstring).
 
@@ -286,6 +288,7 @@ class OdeStages:
     n_stages: np.ndarray  # (T,) int64
 
 
+@checked
 def ode_stages(schedule: VPSchedule, sampler: str) -> OdeStages:
     """The stage table of a probability-flow sampler on a ``vp_sde`` grid (module docstring)."""
     name = resolve_sampler(schedule, sampler)
@@ -312,6 +315,7 @@ def ode_stages(schedule: VPSchedule, sampler: str) -> OdeStages:
     return OdeStages(name, a.copy(), weights, h, alpha_bar, v, g, n_stages)
 
 
+@checked
 def nfe(schedule: Schedule, sampler: str) -> int:
     """Score evaluations one sample spends: T - 1 for one-stage samplers, the stages summed
     for the multi-stage ones."""
@@ -321,6 +325,7 @@ def nfe(schedule: Schedule, sampler: str) -> int:
     return schedule.T - 1
 
 
+@checked
 def sample(
     estimator: Any,
     schedule: Schedule,

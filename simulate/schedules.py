@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulate._validation import check_int, check_real
+from simulate._validation import checked, check_int, check_real
 from simulate.noise_level import NoiseLevel
 
 __all__ = [
@@ -111,11 +111,13 @@ class Schedule:
         return f"Schedule({self.name}, alpha_bar_T={self.alpha_bar[-1]:.3e})"
 
 
+@checked
 def from_beta(beta: np.ndarray, name: str = "custom") -> Schedule:
     """Schedule from an explicit array of beta_t, t = 1..T (each in (0, 1))."""
     return Schedule(name=name, beta=np.asarray(beta, dtype=np.float64))
 
 
+@checked
 def li(T: int, c0: float = DEFAULT_C0, c1: float = DEFAULT_C1) -> Schedule:
     """The schedule of Li, Wei, Chen & Chi (ICLR 2024), SCIENCE.md 1.1.
 
@@ -155,6 +157,7 @@ def li(T: int, c0: float = DEFAULT_C0, c1: float = DEFAULT_C1) -> Schedule:
     return Schedule(name=f"li(T={T}, c0={c0:g}, c1={c1:g})", beta=beta)
 
 
+@checked
 def li_paper(T: int) -> Schedule:
     """li(T, c0=4, c1=4): the constants of the paper's experiments (``PAPER_C0``, ``PAPER_C1``).
 
@@ -166,6 +169,7 @@ def li_paper(T: int) -> Schedule:
     return li(T, PAPER_C0, PAPER_C1)
 
 
+@checked
 def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
     """Ho, Jain & Abbeel (2020): beta linear from 1e-4 to 0.02 over 1000 steps.
 
@@ -182,6 +186,7 @@ def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule
     return Schedule(name=f"linear(T={T})", beta=np.minimum(beta, MAX_BETA))
 
 
+@checked
 def cosine(T: int, offset: float = 0.008) -> Schedule:
     """Nichol & Dhariwal (2021): abar(t) = f(t) / f(0), f(t) = cos^2(pi/2 (t/T + s)/(1 + s)).
 
@@ -260,6 +265,7 @@ class VPSchedule(Schedule):
         return f"VPSchedule({self.name}, alpha_bar_T={self.alpha_bar[-1]:.3e})"
 
 
+@checked
 def vp_sde(
     beta_min: float = 0.1,
     beta_max: float = 20.0,

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulate._validation import check_alpha_bar, check_finite_array, check_int
+from simulate._validation import checked, check_alpha_bar, check_finite_array, check_int, check_rng
 from simulate.models.base import as_model
 
 __all__ = ["effective_sparsity", "measure_sparsity", "top_mass_share"]
 
 
+@checked
 def effective_sparsity(v: Any) -> np.ndarray:
     """||v||_1^2 / ||v||_2^2 of every row of ``v`` (n, d) (a 1-D ``v`` is one row).
 
@@ -41,6 +42,7 @@ def effective_sparsity(v: Any) -> np.ndarray:
     return np.where(l2sq > 0, l1 * l1 / np.where(l2sq > 0, l2sq, 1.0), 0.0)
 
 
+@checked
 def top_mass_share(v: Any, s: int) -> np.ndarray:
     """Share of the squared mass of each row of ``v`` in its s largest coordinates.
 
@@ -67,6 +69,7 @@ def _default_s(model: Any) -> int:
     )
 
 
+@checked
 def measure_sparsity(
     model: Any,
     alpha_bars: Any,
@@ -102,7 +105,7 @@ def measure_sparsity(
     model = as_model(model)
     n = check_int("n", n, low=2)
     s = _default_s(model) if s is None else check_int("s", s, low=1, high=model.d)
-    rng = np.random.default_rng(seed)
+    rng = check_rng(seed)
     x0 = model.sample(n, rng)
     rows = []
     for alpha_bar in alpha_bars:

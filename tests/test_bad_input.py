@@ -120,3 +120,103 @@ def test_metrics_shape_mismatch() -> None:
     b = models.SubspaceGaussian(4, 1)
     sch = schedules.li(20, 2.0, 4.0)
     _rejects(lambda: metrics.kl_gaussian(exact.target_law(a, sch), exact.target_law(b, sch)), "d")
+
+
+# -- issue 32, item 4: exact KL for any ratio, validated laws, tiny alpha_bar, no None seeds ----
+
+#: kl_gaussian against a 50-digit mpmath reference (relative): the log1p form loses up to
+#: ~log10(1 / |ratio - 1|) digits just above the series' range |ratio - 1| < 1e-2, measured
+#: 1.6e-14 at worst on a grid of 2001 ratios in [0.98, 1.02].
+KL_RTOL = 5e-14
+#: Box score against mpmath: the narrow-interval form and the CDF form (near its switch
+#: width 1e-4 the CDF difference loses ~1e-16 / width) are both within this.
+BOX_SCORE_RTOL = 1e-11
+
+
+@pytest.mark.parametrize(
+    "ratio", [1e-300, 1e-17, 1e-8, 0.3, 0.5, 1.0 - 2.0**-40, 1.0, 2.0, 7.0, 1e12]
+)
+def test_kl_gaussian_exact_for_any_variance_ratio(ratio: float) -> None:
+    import mpmath
+
+    from simulate.laws import GaussianLaw
+
+    mpmath.mp.dps = 50
+    p = GaussianLaw.diagonal([0.0], [ratio])
+    q = GaussianLaw.diagonal([0.0], [1.0])
+    r = mpmath.mpf(ratio)
+    reference = float((r - 1 - mpmath.log(r)) / 2)
+    got = metrics.kl_gaussian(p, q)
+    assert math.isfinite(got)
+    assert abs(got - reference) <= KL_RTOL * reference, (ratio, got, reference)
+    if ratio == 1e-17:
+        assert round(got, 2) == 19.07  # the issue's value (it was inf)
+
+
+@pytest.mark.parametrize(
+    "cov",
+    [
+        [[1.0, 2.0], [2.0, 1.0]],  # eigenvalue -1
+        [[1.0, 0.5], [0.0, 1.0]],  # asymmetric
+    ],
+)
+def test_gaussian_law_refuses_non_psd_covariance(cov) -> None:
+    from simulate.laws import GaussianLaw
+
+    _rejects(lambda: GaussianLaw.dense(np.zeros(2), np.array(cov)), "cov")
+
+
+def test_gaussian_law_refuses_negative_variance_and_divergences_do_not_return_nan() -> None:
+    from simulate.laws import GaussianLaw
+
+    _rejects(lambda: GaussianLaw.diagonal([0.0, 0.0], [1.0, -0.5]), "cov")
+    p = GaussianLaw.diagonal([0.0, 0.0], [1.0, 0.0])  # PSD but singular: KL is infinite
+    q = GaussianLaw.standard(2)
+    _rejects(lambda: metrics.kl_gaussian(p, q), "p")
+    _rejects(lambda: metrics.kl_gaussian(q, p), "q")
+    assert math.isfinite(metrics.w2_gaussian(p, q))
+
+
+@pytest.mark.parametrize("alpha_bar", [1e-20, 1e-32, 1e-33, 1e-40, 1e-100, 1e-300])
+def test_box_score_finite_and_accurate_at_tiny_alpha_bar(alpha_bar: float) -> None:
+    import mpmath
+
+    mpmath.mp.dps = 400  # the interval's width is ~sqrt(alpha_bar): 1e-150 at 1e-300
+    model = models.Box(3, 2)
+    x = np.array([[0.5, -3.0, 1.0], [30.0, -40.0, 0.0]])
+    score = model.score(x, alpha_bar)
+    assert np.all(np.isfinite(score))
+    assert np.all(np.isfinite(model.denoiser(x, alpha_bar)))
+    a, v = mpmath.sqrt(mpmath.mpf(alpha_bar)), 1 - mpmath.mpf(alpha_bar)
+    for row, col in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        u = mpmath.mpf(float(x[row, col]))
+        z_lo, z_hi = (u + a) / mpmath.sqrt(v), (u - a) / mpmath.sqrt(v)
+        ref = (mpmath.npdf(z_lo) - mpmath.npdf(z_hi)) / (mpmath.ncdf(z_lo) - mpmath.ncdf(z_hi))
+        ref = float(ref / mpmath.sqrt(v))
+        assert abs(score[row, col] - ref) <= BOX_SCORE_RTOL * abs(ref), (row, col, ref)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: models.SubspaceGaussian(4, 2).sample(3, seed=None),
+        lambda: models.SubspaceGaussian(4, 2, rotate=True, seed=None),
+        lambda: models.haar_orthogonal(3, seed=None),
+        lambda: models.Rotated(models.SubspaceGaussian(3, 1), seed=None),
+        lambda: samplers.sample(models.SubspaceGaussian(4, 2), schedules.li(10), n=4, seed=None),
+        lambda: metrics.sliced_w2(np.zeros((4, 2)), np.ones((4, 2)), seed=None),
+        lambda: estimators.L1DSM(models.SubspaceGaussian(4, 2), n=32, seed=None),
+        lambda: estimators.training_noise(None, 1, (2, 2)),
+    ],
+)
+def test_seed_none_is_refused_naming_seed(call) -> None:
+    _rejects(call, "seed")
+
+
+def test_noise_floor_refuses_huge_replicates_at_once() -> None:
+    from simulate import divergences
+
+    model = models.SubspaceGaussian(2, 1)
+    with pytest.raises(ValueError) as info:
+        divergences.noise_floor(model.sample, 8, lambda a, b: 0.0, replicates=10**18)
+    assert "replicates" in str(info.value) and "[1, 10000]" in str(info.value)

@@ -38,7 +38,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from simulate._kernels.estimators import _score_affine
-from simulate._validation import check_finite_array, check_int, check_points, check_real, check_seed
+from simulate._validation import (
+    checked,
+    MAX_DRAWS,
+    check_finite_array,
+    check_int,
+    check_points,
+    check_real,
+    check_seed,
+)
 from simulate.kernels import apply_row_kernel
 from simulate.linalg import StructuredMatrix
 from simulate.models.base import as_model, denoiser_from_score
@@ -88,9 +96,19 @@ STREAM_CV_FOLDS = 3
 NOISE_MODES = ("per_step", "shared")
 
 
+@checked
 def training_noise(seed: int, t: int, shape: tuple[int, ...]) -> np.ndarray:
     """The noise z^(i,t) of the step-t training pairs: a pure function of (seed, t).
     ``t = 0`` (no step has it) is the stream of the shared noise z^(i) (``NOISE_MODES``)."""
+    seed = check_seed(seed)
+    t = check_int("t", t, low=0)
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, tuple | list):
+        raise TypeError(f"shape must be a tuple of integers, got {type(shape).__name__}")
+    shape = tuple(check_int(f"shape[{i}]", s, low=0) for i, s in enumerate(shape))
+    if math.prod(shape) > MAX_DRAWS:
+        raise ValueError(f"shape={shape} asks for more than MAX_DRAWS={MAX_DRAWS} draws")
     rng = np.random.default_rng([seed, STREAM_TRAINING_NOISE, t])
     return rng.standard_normal(shape)
 
@@ -321,6 +339,7 @@ class _AffineFitted(_KernelEstimator):
         return (np.eye(self.d) + v * self._S[t - 1]) / a, v * self._b[t - 1] / a
 
 
+@checked
 def as_estimator(obj: Any) -> Estimator:
     """An estimator as is; a data model (built-in or user's) as its ``Exact`` oracle."""
     from simulate.estimators.exact import Exact

@@ -70,9 +70,13 @@ class L1LinearDSM(_AffineFitted, L1Estimator):
         given = self.r.per_step(T) if isinstance(self.r, GivenR) else None
         failures: list[str] = []
 
-        def solve(prob: GramProblem, lam: float, W: np.ndarray, where: str) -> tuple:
+        def solve(
+            prob: GramProblem, lam: float, W: np.ndarray, where: str, polish: bool = True
+        ) -> tuple:
             lam_all = np.full(d, lam)
-            return prob.solve(lam_all, W, self.tol, self.max_iter, where, failures=failures)
+            return prob.solve(
+                lam_all, W, self.tol, self.max_iter, where, failures=failures, polish=polish
+            )
 
         denoiser = self.parametrization == "denoiser"
         S = np.empty((T, d, d))

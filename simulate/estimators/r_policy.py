@@ -13,7 +13,8 @@ policy                     r_t
 =========================  ================================================================
 
 :func:`r_policy` turns the estimators' keyword arguments (``r``, ``r_rule``, ``r_constant``,
-``cv_folds``) into one of these, so the choice is validated once, in one place.
+``cv_folds``) into one of these, so the choice is validated once, in one place; error
+messages name those keywords (the names users write), also when a policy is built directly.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from simulate._validation import check_choice, check_int, check_real
+from simulate._validation import checked, check_choice, check_int, check_real
 from simulate.estimators.base import STREAM_CV_FOLDS, _check_per_step_input, _per_step
 from simulate.lasso import GramProblem
 
 __all__ = [
     "CV_GRID_DECADES",
     "CV_GRID_SIZE",
+    "CV_TIE_RTOL",
     "RULE_CONSTANT",
     "SCALED_RULE_MAX_ITER",
     "SCALED_RULE_RTOL",
@@ -39,6 +41,7 @@ __all__ = [
     "GivenR",
     "RPolicy",
     "RuleR",
+    "cv_choice",
     "r_policy",
 ]
 
@@ -55,9 +58,18 @@ SCALED_RULE_MAX_ITER = 20
 #: path from the largest value.
 CV_GRID_SIZE = 25
 CV_GRID_DECADES = 6.0
+#: Cross-validation's choice among near-ties: the largest level whose held-out loss is within
+#: a relative CV_TIE_RTOL of the minimum (a plain argmin flips between two levels whose
+#: losses agree to round-off, and with it r_t by a grid step, 0.25 decade; issue 32). The
+#: fold paths are not polished (``GramProblem.solve``; polishing them cost 5x the fit), so
+#: their losses carry the coordinate-descent stopping noise: measured <= ~2e-9 relative in
+#: eps2 under reversed Gram summation at tol = 1e-10. 1e-6 is ~500x that noise and far below
+#: any loss difference that matters statistically (the folds' Monte Carlo error is ~1e-2).
+CV_TIE_RTOL = 1e-6
 
-#: ``solve(problem, level, W_start, where) -> (W, gap, rr, sweeps)`` of the calling estimator.
-Solver = Callable[[GramProblem, float, np.ndarray, str], tuple]
+#: ``solve(problem, level, W_start, where, polish=True) -> (W, gap, rr, sweeps)`` of the
+#: calling estimator (``polish`` as in :meth:`simulate.lasso.GramProblem.solve`).
+Solver = Callable[..., tuple]
 
 
 @dataclass(frozen=True)
@@ -85,10 +97,11 @@ class RuleR:
     constant: float = RULE_CONSTANT
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", check_choice("r_rule", self.kind, ("scaled", "null")))
-        object.__setattr__(
-            self, "constant", check_real("r_constant", self.constant, low=0.0, low_open=True)
-        )
+        # messages name the estimators' keywords (r_rule, r_constant), the names users write
+        kind = check_choice("r_rule", self.kind, ("scaled", "null"))
+        constant = check_real("r_constant", self.constant, low=0.0, low_open=True)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "constant", constant)
 
     def factor(self, d: int, n: int) -> float:
         """c sqrt(2 log d / n): r per unit of residual scale."""
@@ -160,10 +173,12 @@ class CrossValidatedR:
             y_val = target[held] - sub.y_mean
             Wk = np.zeros((d, d))
             for g, lam in enumerate(grid):
-                Wk = solve(sub, float(lam), Wk, f"{where}, cross-validation fold {k}")[0]
+                Wk = solve(
+                    sub, float(lam), Wk, f"{where}, cross-validation fold {k}", polish=False
+                )[0]
                 resid = y_val - x_val @ Wk.T
                 loss[g] += float(np.sum(resid * resid))
-        lam = float(grid[int(np.argmin(loss))])
+        lam = float(grid[cv_choice(loss)])
         return lam, solve(prob, lam, W, where)
 
     def label(self) -> str:
@@ -173,6 +188,15 @@ class CrossValidatedR:
 RPolicy = GivenR | RuleR | CrossValidatedR
 
 
+def cv_choice(loss: np.ndarray) -> int:
+    """Index of the largest level (first entry of a decreasing grid) whose loss is within
+    ``CV_TIE_RTOL`` (relative) of the minimum: a choice stable under round-off."""
+    loss = np.asarray(loss, dtype=np.float64)
+    best = float(np.min(loss))
+    return int(np.flatnonzero(loss <= best + CV_TIE_RTOL * abs(best))[0])
+
+
+@checked
 def r_policy(
     r: Any = "rule", r_rule: str = "scaled", r_constant: float = RULE_CONSTANT, cv_folds: int = 5
 ) -> RPolicy:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import math
 import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ __all__ = [
     "check_paper_estimators",
     "code_version",
     "correlated_subspace_gaussian",
+    "figures_lock",
     "fitted_estimator",
     "paper_data",
     "paper_estimator",
@@ -25,6 +28,30 @@ __all__ = [
 ]
 
 _PACKAGES = ("numpy", "numba", "scipy", "sympy", "pandas")
+#: Exact versions for regenerating figures/ (repository root; issue 32).
+FIGURES_LOCK = "requirements-figures.lock"
+
+
+@cache
+def figures_lock() -> tuple[str, bool]:
+    """(first 12 hex digits of the lock file's sha256, whether every package it pins is
+    installed at that exact version); ("absent", False) without the file (an installed
+    wheel)."""
+    path = Path(__file__).resolve().parents[2] / FIGURES_LOCK
+    if not path.is_file():
+        return "absent", False
+    text = path.read_text()
+    match = True
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" not in line:
+            continue
+        name, version = (part.strip() for part in line.split("==", 1))
+        try:
+            match = match and importlib.metadata.version(name) == version
+        except importlib.metadata.PackageNotFoundError:
+            match = False
+    return hashlib.sha256(text.encode()).hexdigest()[:12], match
 
 
 @cache
@@ -37,7 +64,8 @@ def code_version() -> str:
 
 
 def provenance() -> dict[str, object]:
-    """Code version, package versions and the numba thread count."""
+    """Code version, package versions, the numba thread count, and the figure lock file's
+    hash with whether the installed versions match it (``figures_lock``)."""
     import numba
 
     info: dict[str, object] = {
@@ -47,6 +75,9 @@ def provenance() -> dict[str, object]:
     }
     for name in _PACKAGES:
         info[f"{name}_version"] = importlib.metadata.version(name)
+    lock, match = figures_lock()
+    info["figures_lock"] = lock
+    info["figures_lock_match"] = match
     return info
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from simulate._validation import check_alpha_bar, check_int, check_points, check_seed
+from simulate._validation import checked, check_alpha_bar, check_int, check_points, check_rng, check_seed
 from simulate.kernels import apply_row_kernel, as_score_kernel
 from simulate.noise_level import noise_scales
 
@@ -77,12 +77,14 @@ class BlockModel(Protocol):
     def independent_blocks(self) -> list[np.ndarray]: ...
 
 
+@checked
 def score_from_denoiser(x: np.ndarray, denoised: np.ndarray, alpha_bar: float) -> np.ndarray:
     """Tweedie: score = (sqrt(abar) D(x) - x) / (1 - abar) (SCIENCE.md 2)."""
     a, v = noise_scales(alpha_bar)
     return (a * denoised - x) / v
 
 
+@checked
 def denoiser_from_score(x: np.ndarray, score: np.ndarray, alpha_bar: float) -> np.ndarray:
     """Tweedie inverted: D(x) = (x + (1 - abar) score) / sqrt(abar) (SCIENCE.md 2)."""
     a, v = noise_scales(alpha_bar)
@@ -107,7 +109,7 @@ class DataModel:
     def sample(self, n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
         """``n`` independent draws of X_0, shape (n, d), float64."""
         n = check_int("n", n, low=1)
-        return np.ascontiguousarray(self._sample(n, np.random.default_rng(seed)), dtype=np.float64)
+        return np.ascontiguousarray(self._sample(n, check_rng(seed)), dtype=np.float64)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -253,6 +255,7 @@ class UserModel(DataModel):
         return np.ascontiguousarray(out)
 
 
+@checked
 def as_model(obj: Any) -> DataModel:
     """Return ``obj`` if it is a built-in model, else wrap it as a :class:`UserModel`."""
     return obj if isinstance(obj, DataModel) else UserModel(obj)

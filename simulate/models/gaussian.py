@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from simulate._kernels import _score_subspace_gaussian
-from simulate._validation import check_alpha_bar, check_finite_array, check_int
+from simulate._validation import check_alpha_bar, check_finite_array, check_int, check_rng
 from simulate.laws import GaussianLaw
 from simulate.linalg import StructuredMatrix, check_covariance, haar_orthonormal
 from simulate.models.base import DataModel
@@ -75,7 +75,7 @@ class SubspaceGaussian(DataModel):
             lam, Q = np.linalg.eigh(self.cov)
             lam = np.maximum(lam, 0.0)
         if self.rotate:
-            U = haar_orthonormal(np.random.default_rng(seed), d, k)
+            U = haar_orthonormal(check_rng(seed), d, k)
             rows = np.arange(d)
         else:
             U = np.eye(d, k)

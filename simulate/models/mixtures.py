@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from simulate._kernels.models import _score_lowrank_mixture
-from simulate._validation import check_finite_array, check_int
+from simulate._validation import check_finite_array, check_int, check_rng
 from simulate.linalg import check_covariance, haar_orthonormal
 from simulate.models.base import DataModel
 from simulate.noise_level import noise_scales
@@ -250,7 +250,7 @@ class LowRankMixture(_Mixture):
         d = check_int("d", d, low=1)
         k = check_int("k", k, low=1, high=d)
         n_components = check_int("n_components", n_components, low=1)
-        rng = np.random.default_rng(seed)
+        rng = check_rng(seed)
         bases = np.empty((n_components, d, k))
         means = np.empty((n_components, d))
         for j in range(n_components):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from simulate._kernels.models import rotated_score_kernel
-from simulate._validation import check_alpha_bar
+from simulate._validation import checked, check_alpha_bar, check_int, check_rng
 from simulate.kernels import apply_row_kernel
 from simulate.linalg import haar_orthonormal
 from simulate.models.base import DataModel, as_model
@@ -27,9 +27,15 @@ from simulate.models.base import DataModel, as_model
 __all__ = ["Rotated", "haar_orthogonal"]
 
 
+#: Largest dimension of a Haar matrix (a dense (d, d) float64 array: 0.8 GB at the cap).
+MAX_HAAR_D = 10_000
+
+
+@checked
 def haar_orthogonal(d: int, seed: int | np.random.Generator = 0) -> np.ndarray:
     """A Haar-distributed orthogonal (d, d) matrix: QR of a Gaussian matrix, signs fixed."""
-    return haar_orthonormal(np.random.default_rng(seed), d, d)
+    d = check_int("d", d, low=1, high=MAX_HAAR_D)
+    return haar_orthonormal(check_rng(seed), d, d)
 
 
 class Rotated(DataModel):
