@@ -64,6 +64,14 @@ EXCLUDED_MODULES = {
     "oracle": "grid quadrature called by the battery with checked grids",
     "oracle_plane": "grid quadrature called by the battery with checked grids",
     "experiments": "registry of experiment modules (names only)",
+    # Merged in the same stop as this fuzz, after it was written: not yet given baselines.
+    # Not a judgement that they refuse bad input: covering them is open work (issue 32).
+    "outside": "NOT YET COVERED (merged after the fuzz; issue 32 item 4 open)",
+    "diffusers_adapter": "optional extra (needs a scheduler instance); NOT YET COVERED",
+    "sigma_grid": "NOT YET COVERED (merged after the fuzz; issue 32 item 4 open)",
+    "pure_noise": "NOT YET COVERED (merged after the fuzz; issue 32 item 4 open)",
+    "mixture_flow": "NOT YET COVERED (merged after the fuzz; issue 32 item 4 open)",
+    "vp_family": "NOT YET COVERED (merged after the fuzz; issue 32 item 4 open)",
 }
 #: Public names that are result records, abstract bases or constants-like factories.
 EXCLUDED = {
