@@ -43,7 +43,7 @@ FITTED = {
         "eps2_sampler",
         "r_mean",
     ),
-    "paper_bound": ("eps2", "eps2_sampler", "kl", "bound_li", "bound_paper"),
+    "paper_bound": ("eps2", "eps2_sampler", "kl", "bound_li", "bound_paper", "kl_off_support"),
     "r_sensitivity": (
         "eps2",
         "eps2_support",
