@@ -131,6 +131,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from simulate import experiments
+    from simulate.pipeline import files
     from simulate.pipeline.cells import CellCache, SerialExecutor, assemble, run_tasks, tasks_for
 
     module = experiments.get(args.name)
@@ -146,9 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     df, failed = assemble(outcomes)
     if args.csv:
-        tmp = Path(args.csv + ".tmp")
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, args.csv)
+        files.write_atomic(Path(args.csv), df.to_csv(index=False))
     if failed:
         print(
             f"regdiff: {len(failed)} cell(s) failed; first {failed[0].task.cell!r}: "

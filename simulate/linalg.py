@@ -131,6 +131,13 @@ class StructuredMatrix:
         mask[self.index] = False
         return mask
 
+    def right_multiply(self, a: np.ndarray) -> np.ndarray:
+        """A M for an (m, d) matrix A, in O(m d + m k^2) (the block's k columns dense)."""
+        out = a * self.diag
+        if self.index.shape[0]:
+            out[:, self.index] = a[:, self.index] @ self.block
+        return out
+
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """M x for a (d,) vector."""
         out = self.diag * x

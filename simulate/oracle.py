@@ -122,6 +122,18 @@ class StepMemo:
         while len(self._laws) > self.entries:
             self._laws.popitem(last=False)
 
+    def propagated(
+        self, tag: str, scores: list[np.ndarray], propagate: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """The law keyed by ``tag`` and ``scores``: from the memo, or ``propagate()`` (then
+        kept). The one look-up both oracles use."""
+        key = self.key(tag, scores)
+        law = self.get(key)
+        if law is None:
+            law = propagate()
+            self.put(key, law)
+        return law
+
     def clear(self) -> None:
         self._laws.clear()
         self.hits = self.misses = 0
@@ -350,15 +362,16 @@ def block_laws(
             )
         steps = range(schedule.T, t_stop, -1)
         scores = [score_fn(y, schedule.level(t)) for t in steps]
-        key = STEP_MEMO.key(step_tag("1d", sampler, grid, t_stop, coef, schedule.T), scores)
-        memo = STEP_MEMO.get(key)
-        if memo is not None:
-            return BlockLaws(grid, t_stop, q, memo)
-        p = np.exp(-0.5 * y * y) / math.sqrt(2.0 * math.pi)
-        for t, s in zip(steps, scores, strict=True):
-            m = coef.A[t - 1] * y + coef.B[t - 1] * s
-            p = _stochastic_step(p, m, float(coef.C[t - 1]), grid)
-        STEP_MEMO.put(key, p)
+
+        def propagate() -> np.ndarray:
+            p = np.exp(-0.5 * y * y) / math.sqrt(2.0 * math.pi)
+            for t, s in zip(steps, scores, strict=True):
+                m = coef.A[t - 1] * y + coef.B[t - 1] * s
+                p = _stochastic_step(p, m, float(coef.C[t - 1]), grid)
+            return p
+
+        tag = step_tag("1d", sampler, grid, t_stop, coef, schedule.T)
+        p = STEP_MEMO.propagated(tag, scores, propagate)
     return BlockLaws(grid, t_stop, q, p)
 
 

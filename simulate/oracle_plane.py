@@ -252,15 +252,16 @@ def plane_laws(
         # bits a call at those nodes alone would give)
         steps = range(schedule.T, t_stop, -1)
         scores = [score_fn(y, schedule.level(t)) for t in steps]
-        key = STEP_MEMO.key(step_tag("plane", sampler, grid, t_stop, coef, schedule.T), scores)
-        memo = STEP_MEMO.get(key)
-        if memo is not None:
-            return PlaneLaws(grid, t_stop, q, memo)
-        p = np.exp(-0.5 * np.sum(y * y, axis=1)).reshape(grid.n, grid.n) / (2.0 * math.pi)
-        for t, s_all in zip(steps, scores, strict=True):
-            keep, w = _sources(p, grid)
-            yk = np.ascontiguousarray(y[keep])
-            m = coef.A[t - 1] * yk + coef.B[t - 1] * s_all[keep]
-            p = _stochastic_step(w, m, float(coef.C[t - 1]), grid)
-        STEP_MEMO.put(key, p)
+
+        def propagate() -> np.ndarray:
+            p = np.exp(-0.5 * np.sum(y * y, axis=1)).reshape(grid.n, grid.n) / (2.0 * math.pi)
+            for t, s_all in zip(steps, scores, strict=True):
+                keep, w = _sources(p, grid)
+                yk = np.ascontiguousarray(y[keep])
+                m = coef.A[t - 1] * yk + coef.B[t - 1] * s_all[keep]
+                p = _stochastic_step(w, m, float(coef.C[t - 1]), grid)
+            return p
+
+        tag = step_tag("plane", sampler, grid, t_stop, coef, schedule.T)
+        p = STEP_MEMO.propagated(tag, scores, propagate)
     return PlaneLaws(grid, t_stop, q, p)

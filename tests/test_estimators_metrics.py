@@ -86,3 +86,21 @@ def test_score_error_bad_input(rotated, sch) -> None:
     err = metrics.score_error(emp, rotated, sch, n_eval=10)
     with pytest.raises(ValueError, match="part='all' is not supported"):
         err.average("all")
+
+
+def test_exact_score_error_uses_the_covariance_structure_without_changing_it(sch) -> None:
+    """The exact path reads diag(dS C dS^T) from one structured product (O(d^2 + d k^2));
+    it equals the dense E[e e^T] formula of SCIENCE.md 1.1 to round-off (named: 1e-12)."""
+    m = models.SubspaceGaussian(d=6, k=3, rotate=True, cov=[2.0, 0.5, 1.0], seed=2)
+    est = estimators.LinearDSM(m, n=30, seed=4)
+    ex = metrics.score_error(est, m, sch, method="exact")
+    fitted = est.fit(sch)
+    for t in range(1, sch.T + 1):
+        level = sch.level(t)
+        S_e, b_e = fitted.affine_score(t)
+        S_m, b_m = m.affine_score(float(level))
+        law = m.noised_law(float(level))
+        dS = S_e.to_dense() - S_m.to_dense()
+        shift = dS @ law.mean + (b_e - b_m)
+        E = dS @ law.cov_matrix() @ dS.T + np.outer(shift, shift)
+        assert ex.eps2[t - 1] == pytest.approx(np.trace(E), rel=1e-12, abs=1e-15)

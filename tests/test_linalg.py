@@ -44,6 +44,8 @@ def test_structured_algebra_matches_dense(d, data, seed) -> None:
     x = rng.standard_normal(d)
     np.testing.assert_allclose(c.matvec(x), C @ x, rtol=ROUNDOFF_RTOL, atol=1e-14)
     np.testing.assert_allclose(c.diagonal_entries(), np.diag(C), rtol=0, atol=0)
+    a = rng.standard_normal((3, d))
+    np.testing.assert_allclose(c.right_multiply(a), a @ C, rtol=ROUNDOFF_RTOL, atol=1e-14)
     np.testing.assert_allclose(
         m.scaled_plus_identity(0.3, 1.7).to_dense(), 0.3 * M + 1.7 * np.eye(d), rtol=1e-15
     )

@@ -200,13 +200,7 @@ class CellCache:
         data = cellfile.write(rows, task.experiment, task.key)
         path = self.path(task)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / files.owned_name(f".{task.key}", TMP_SUFFIX)
-        try:
-            files.write_new(tmp, data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        files.write_atomic(path, data, TMP_SUFFIX)
 
 
 def compute_cell(task: Task, cache_root: str | None, threads: int) -> CellOutcome:

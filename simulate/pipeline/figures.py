@@ -16,7 +16,6 @@ naming the error instead (its partial table is still written, for inspection).
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from collections import defaultdict
@@ -268,12 +267,7 @@ def make_figures(
         (out / "data").mkdir(parents=True, exist_ok=True)
         files.move_outputs(staging, out)
         if new_readme is not None and readme is not None:
-            tmp = readme.parent / files.owned_name(f".{readme.name}", ".tmp")
-            try:
-                tmp.write_text(new_readme)
-                os.replace(tmp, readme)
-            finally:
-                tmp.unlink(missing_ok=True)
+            files.write_atomic(readme, new_readme)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     reused = sum(o.reused for o in outcomes)

@@ -130,6 +130,20 @@ def write_new(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def write_atomic(path: Path, data: bytes | str, suffix: str = ".tmp") -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees it half-written: to an owned
+    temporary name beside it (``owned_name``), then renamed into place (``os.replace`` is
+    atomic). The temporary file is removed if anything fails, and the error re-raised."""
+    path = Path(path)
+    tmp = path.parent / owned_name(f".{path.name}", suffix)
+    try:
+        write_new(tmp, data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def move_into_place(source: Path, target: Path) -> None:
     """Move the file ``source`` to ``target`` atomically (``os.replace``); if they are on
     different file systems (``EXDEV``), copy to an owned temporary name beside ``target``,
