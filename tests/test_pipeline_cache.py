@@ -338,6 +338,7 @@ def test_two_real_runs_on_one_cache_at_once_agree(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.release  # ~2.5 min; CI runs the same race on the test experiment above
 def test_two_real_runs_of_a_real_experiment_on_one_cache_agree(tmp_path: Path) -> None:
     """The same with ``regdiff figures --preset quick --only r_guidance`` (the smallest real
     experiment): two processes on one cache folder at once, both exit 0 with identical

@@ -143,6 +143,7 @@ def test_fitted_columns_stable_under_roundoff(
 
 
 @pytest.mark.slow
+@pytest.mark.release  # every quick cell: ~6 CPU-minutes; CI runs the subset above
 @pytest.mark.parametrize("name", ["sample_complexity", "paper_bound", "r_sensitivity"])
 def test_every_quick_cell_stable_under_roundoff(
     name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
